@@ -1,0 +1,158 @@
+"""Action specs and the action registry.
+
+An action is ``provider.noun.verb@version``: a pydantic input model that
+forbids unknown fields, an output model, whether it changes anything at the
+vendor, and a plain handler ``(input, ctx) -> output``. Several versions of one
+id coexist; a workflow step pins one.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, Generic, Literal, TypeVar
+
+from pydantic import BaseModel
+
+from catalog.context import ActionContext
+from catalog.errors import RegistrationConflict, RegistrationError, UnknownActionError
+
+ACTION_ID_PATTERN = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
+
+InputT = TypeVar("InputT", bound=BaseModel)
+OutputT = TypeVar("OutputT", bound=BaseModel)
+
+
+@dataclass(frozen=True)
+class ActionUI:
+    """How the designer shows an action."""
+
+    label: str
+    description: str = ""
+    category: str = ""
+    icon: str = ""
+
+
+@dataclass(frozen=True, eq=True)
+class ActionSpec(Generic[InputT, OutputT]):
+    """One version of one action.
+
+    ``safe_to_repeat`` declares that running the vendor call again after an
+    unknown outcome (a worker died mid-call) does no harm; without it such a
+    step ends ``OUTCOME_UNKNOWN`` instead of being repeated blindly.
+    """
+
+    id: str
+    version: int
+    input_model: type[InputT]
+    output_model: type[OutputT]
+    handler: Callable[[InputT, ActionContext], OutputT] = field(compare=True)
+    side_effectful: bool
+    ui: ActionUI
+    idempotency: Literal["engine"] = "engine"
+    safe_to_repeat: bool = False
+
+    @property
+    def key(self) -> str:
+        """``id@version``."""
+        return f"{self.id}@{self.version}"
+
+    @property
+    def provider(self) -> str:
+        """The id's first segment (``ninjaone`` for ``ninjaone.devices.find``)."""
+        return self.id.split(".", 1)[0]
+
+    def input_field_names(self) -> list[str]:
+        """Top-level input fields, sorted (what the input-mapping editor lists)."""
+        return sorted(self.input_model.model_json_schema().get("properties", {}))
+
+    def output_field_names(self) -> list[str]:
+        """Top-level output fields, sorted."""
+        return sorted(self.output_model.model_json_schema().get("properties", {}))
+
+    def json_schemas(self) -> dict[str, Any]:
+        """JSON Schemas of input and output, titled ``<id>@<v>.input|.output``."""
+        schemas: dict[str, Any] = {}
+        for part, model in (("input", self.input_model), ("output", self.output_model)):
+            schema = model.model_json_schema()
+            schema["title"] = f"{self.key}.{part}"
+            schemas[part] = schema
+        return schemas
+
+
+AnyActionSpec = ActionSpec[Any, Any]
+
+
+def validate_action_spec(spec: AnyActionSpec) -> None:
+    """Reject a malformed spec at registration time rather than at first run."""
+    where = f"action {spec.id!r}"
+    if not ACTION_ID_PATTERN.match(spec.id):
+        raise RegistrationError(f"{where}: id must look like provider.noun.verb (lowercase)")
+    if not isinstance(spec.version, int) or isinstance(spec.version, bool) or spec.version < 1:
+        raise RegistrationError(f"{where}: version must be an integer >= 1")
+    for role, model in (("input_model", spec.input_model), ("output_model", spec.output_model)):
+        if not (isinstance(model, type) and issubclass(model, BaseModel)):
+            raise RegistrationError(f"{where}: {role} must be a pydantic model class")
+    if spec.input_model.model_config.get("extra") != "forbid":
+        raise RegistrationError(
+            f"{where}: input model {spec.input_model.__name__} must forbid unknown fields "
+            "(model_config = ConfigDict(extra='forbid'))"
+        )
+    if not callable(spec.handler):
+        raise RegistrationError(f"{where}: handler must be callable")
+    if not spec.ui.label.strip():
+        raise RegistrationError(f"{where}: ui.label must not be blank")
+    if spec.idempotency != "engine":
+        raise RegistrationError(f"{where}: idempotency must be 'engine'")
+
+
+class ActionRegistry:
+    """Actions by ``id@version``. Registering the same id@version twice is an error."""
+
+    def __init__(self) -> None:
+        self._specs: dict[tuple[str, int], AnyActionSpec] = {}
+
+    def register(self, spec: AnyActionSpec) -> None:
+        """Add ``spec``; raises RegistrationError if malformed or already registered."""
+        validate_action_spec(spec)
+        key = (spec.id, spec.version)
+        if key in self._specs:
+            raise RegistrationConflict(f"action {spec.key} is already registered")
+        self._specs[key] = spec
+
+    def get(self, action_id: str, version: int) -> AnyActionSpec:
+        """The spec, or UnknownActionError."""
+        try:
+            return self._specs[(action_id, version)]
+        except KeyError:
+            raise UnknownActionError(action_id, version) from None
+
+    def find(self, action_id: str, version: int) -> AnyActionSpec | None:
+        """The spec, or None."""
+        return self._specs.get((action_id, version))
+
+    def versions(self, action_id: str) -> list[int]:
+        """Registered versions of ``action_id``, ascending."""
+        return sorted(v for (i, v) in self._specs if i == action_id)
+
+    def latest(self, action_id: str) -> AnyActionSpec:
+        """The highest registered version (for callers that did not pin one)."""
+        versions = self.versions(action_id)
+        if not versions:
+            raise UnknownActionError(action_id)
+        return self._specs[(action_id, versions[-1])]
+
+    def has_id(self, action_id: str) -> bool:
+        """True if any version of ``action_id`` is registered."""
+        return any(i == action_id for (i, _v) in self._specs)
+
+    def list(self) -> list[AnyActionSpec]:
+        """Every spec, ordered by id then version."""
+        return [self._specs[k] for k in sorted(self._specs)]
+
+    def __iter__(self) -> Iterator[AnyActionSpec]:
+        return iter(self.list())
+
+    def __len__(self) -> int:
+        return len(self._specs)

@@ -1,0 +1,1 @@
+"""integrations package (see DESIGN.md)."""

@@ -1,0 +1,1 @@
+"""patchbay's front door: the command line (and later the HTTP API)."""

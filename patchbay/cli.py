@@ -1,0 +1,338 @@
+"""The ``patchbay`` command line: tenant admin, catalog views, database, demo.
+
+Exit codes: 0 success, 1 a run that failed, 2 bad usage (unknown tenant or
+provider, malformed option). Bad usage is reported as one line on stderr and
+writes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import typer
+from pydantic import SecretStr, ValidationError
+from rich.console import Console
+from rich.table import Table
+
+from catalog.designer import CatalogRecord, action_json_schemas, designer_catalog, palette
+from catalog.errors import UnknownActionError
+from patchbay.runtime import Runtime, SchemaOutOfDate, ensure_schema, open_runtime
+from store import Store, db
+from store import connections as conn
+from store.secrets import check_secret_name
+from store.settings import Settings
+from store.tenants import TenantError, create_tenant, list_tenants, require_tenant
+
+app = typer.Typer(
+    name="patchbay",
+    help="MSP workflow actions on the tools an MSP already runs.",
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode=None,
+    pretty_exceptions_enable=False,
+)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True, rich_markup_mode=None)
+tenant_app = typer.Typer(help="Tenants.", no_args_is_help=True, rich_markup_mode=None)
+app.add_typer(db_app, name="db")
+app.add_typer(tenant_app, name="tenant")
+
+stdout = Console()
+stderr = Console(stderr=True)
+
+TenantOption = Annotated[str, typer.Option("--tenant", "-t", help="Tenant id.")]
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON for programs.")]
+
+
+class UsageError(Exception):
+    """Bad usage: reported as one line, exit code 2."""
+
+
+def fail_usage(message: str) -> NoReturn:
+    """Print ``error: <message>`` on stderr and exit 2."""
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(2)
+
+
+@contextmanager
+def _runtime(migrate: bool = True) -> Iterator[Runtime]:
+    """Settings, store and catalog for one command; configuration problems exit 2."""
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = "PATCHBAY_" + str(first["loc"][0]).upper() if first["loc"] else "PATCHBAY_*"
+        fail_usage(f"bad configuration in {field}: {first['msg']}")
+    with open_runtime(settings, migrate=False) as rt:
+        if migrate:
+            try:
+                ensure_schema(settings, rt.store)
+            except SchemaOutOfDate as exc:
+                fail_usage(str(exc))
+        yield rt
+
+
+def print_json(data: Any) -> None:
+    typer.echo(json.dumps(data, indent=2, sort_keys=False))
+
+
+# -- db -----------------------------------------------------------------------
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Create or upgrade the schema at PATCHBAY_DATABASE_URL."""
+    settings = Settings()
+    store = Store.from_settings(settings)
+    try:
+        before = db.current_revision(store.engine)
+        store.upgrade()
+        after = db.current_revision(store.engine)
+    finally:
+        store.close()
+    url = store.engine.url.render_as_string(hide_password=True)
+    if before == after:
+        typer.echo(f"{url}: already at revision {after}")
+    else:
+        typer.echo(f"{url}: upgraded {before or 'empty database'} -> {after}")
+
+
+@db_app.command("current")
+def db_current() -> None:
+    """Print the schema revision of the database and of this code."""
+    store = Store.from_settings(Settings())
+    try:
+        typer.echo(f"database: {db.current_revision(store.engine)}  code: {db.head_revision()}")
+    finally:
+        store.close()
+
+
+# -- tenants ------------------------------------------------------------------
+
+
+@tenant_app.command("create")
+def tenant_create(
+    tenant_id: Annotated[str, typer.Argument(help="Tenant id (letters, digits, '-', '_').")],
+    name: Annotated[str | None, typer.Option("--name", help="Display name.")] = None,
+) -> None:
+    """Create a tenant."""
+    with _runtime() as rt:
+        try:
+            with rt.store.sessions.begin() as session:
+                create_tenant(session, tenant_id, name)
+        except TenantError as exc:
+            fail_usage(str(exc))
+    typer.echo(f"created tenant {tenant_id}")
+
+
+@tenant_app.command("list")
+def tenant_list(as_json: JsonFlag = False) -> None:
+    """List tenants and which integrations each has connected."""
+    with _runtime() as rt, rt.store.sessions() as session:
+        rows: list[dict[str, Any]] = []
+        for t in list_tenants(session):
+            states = conn.connection_states(session, t.tenant)
+            connected = [s.provider for s in states if s.connected]
+            rows.append({"tenant": t.tenant, "name": t.name, "connected": connected})
+    if as_json:
+        print_json(rows)
+        return
+    table = Table("tenant", "name", "connected")
+    for row in rows:
+        table.add_row(str(row["tenant"]), str(row["name"]), ", ".join(row["connected"]) or "-")
+    stdout.print(table)
+
+
+# -- connections --------------------------------------------------------------
+
+
+def parse_secret_option(raw: str) -> tuple[str, SecretStr]:
+    """``NAME=VALUE`` or ``NAME=@file``; raises UsageError (never quoting the value)."""
+    name, sep, value = raw.partition("=")
+    if not sep or not name:
+        raise UsageError("--secret must look like NAME=VALUE or NAME=@file")
+    try:
+        check_secret_name(name)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    if value.startswith("@"):
+        path = Path(value[1:])
+        try:
+            value = path.read_text().rstrip("\n")
+        except OSError as exc:
+            raise UsageError(f"--secret {name}: cannot read {path}: {exc.strerror}") from None
+    if not value:
+        raise UsageError(f"--secret {name}: the value is empty")
+    return name, SecretStr(value)
+
+
+@app.command("connect")
+def connect_cmd(
+    provider: Annotated[str, typer.Argument(help=f"One of: {', '.join(conn.PROVIDERS)}.")],
+    tenant: TenantOption,
+    url: Annotated[
+        str | None, typer.Option("--url", help="The vendor instance URL for this tenant.")
+    ] = None,
+    secret: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--secret",
+            help="NAME=VALUE or NAME=@file (repeatable). Prefer @file: argv is visible to ps.",
+        ),
+    ] = None,
+) -> None:
+    """Mark an integration connected for a tenant and store its secrets."""
+    try:
+        conn.check_provider(provider)
+        secrets = [parse_secret_option(raw) for raw in secret or []]
+    except (conn.IntegrationConnectionError, UsageError) as exc:
+        fail_usage(str(exc))
+    with _runtime() as rt:
+        try:
+            # One transaction: the connection and its secrets land together or not at all.
+            with rt.store.sessions.begin() as session:
+                require_tenant(session, tenant)
+                conn.connect(session, tenant, provider, instance_url=url)
+                for name, value in secrets:
+                    rt.store.secrets.database.set_in(session, tenant, name, value)
+        except TenantError as exc:
+            fail_usage(str(exc))
+    names = ", ".join(n for n, _ in secrets)
+    typer.echo(
+        f"connected {provider} for tenant {tenant}"
+        + (f" (secrets stored: {names})" if names else "")
+    )
+
+
+@app.command("disconnect")
+def disconnect_cmd(
+    provider: Annotated[str, typer.Argument(help=f"One of: {', '.join(conn.PROVIDERS)}.")],
+    tenant: TenantOption,
+    forget_secrets: Annotated[
+        bool,
+        typer.Option(
+            "--forget-secrets", help=f"Also delete the tenant's {'<provider>'}_* secrets."
+        ),
+    ] = False,
+) -> None:
+    """Mark an integration disconnected (its tile leaves the palette)."""
+    try:
+        conn.check_provider(provider)
+    except conn.IntegrationConnectionError as exc:
+        fail_usage(str(exc))
+    with _runtime() as rt:
+        try:
+            with rt.store.sessions.begin() as session:
+                require_tenant(session, tenant)
+                changed = conn.disconnect(session, tenant, provider)
+                forgotten = []
+                if forget_secrets:
+                    for name in rt.store.secrets.database.names(tenant):
+                        if name.startswith(f"{provider}_"):
+                            rt.store.secrets.database.delete_in(session, tenant, name)
+                            forgotten.append(name)
+        except TenantError as exc:
+            fail_usage(str(exc))
+    state = "disconnected" if changed else "was not connected:"
+    msg = f"{state} {provider} for tenant {tenant}"
+    if forgotten:
+        msg += f" (secrets deleted: {', '.join(forgotten)})"
+    typer.echo(msg)
+
+
+# -- catalog views ------------------------------------------------------------
+
+
+def _records_table(records: list[CatalogRecord], title: str) -> Table:
+    table = Table(title=title)
+    for column in ("group", "label", "kind", "available", "default action", "actions"):
+        table.add_column(column)
+    for r in records:
+        available = "-" if r.available is None else ("yes" if r.available else "no")
+        table.add_row(
+            r.group_key,
+            r.label,
+            r.tile_kind,
+            available,
+            r.default_action_id or "-",
+            "\n".join(f"{a.id}@{a.version}" for a in r.actions) or "-",
+        )
+    return table
+
+
+def _tenant_records(rt: Runtime, tenant: str, *, only_palette: bool) -> list[CatalogRecord]:
+    with rt.store.sessions() as session:
+        try:
+            require_tenant(session, tenant)
+        except TenantError as exc:
+            fail_usage(str(exc))
+        view = palette if only_palette else designer_catalog
+        return view(rt.catalog, session, tenant)
+
+
+@app.command("catalog")
+def catalog_cmd(tenant: TenantOption, as_json: JsonFlag = False) -> None:
+    """The designer catalog for a tenant: every group, app tiles flagged available or not."""
+    with _runtime() as rt:
+        records = _tenant_records(rt, tenant, only_palette=False)
+    if as_json:
+        print_json([r.to_json() for r in records])
+    else:
+        stdout.print(_records_table(records, f"Catalog for {tenant}"))
+
+
+@app.command("palette")
+def palette_cmd(tenant: TenantOption, as_json: JsonFlag = False) -> None:
+    """The tiles a tenant may add steps from (connected integrations only)."""
+    with _runtime() as rt:
+        records = _tenant_records(rt, tenant, only_palette=True)
+    if as_json:
+        print_json([r.to_json() for r in records])
+        return
+    if not records:
+        stdout.print(f"The palette of {tenant} is empty: connect an integration first.")
+        return
+    stdout.print(_records_table(records, f"Palette for {tenant}"))
+
+
+@app.command("schemas")
+def schemas_cmd(
+    action: Annotated[str | None, typer.Option("--action", help="One action id.")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """JSON Schemas of action inputs and outputs, per id@version."""
+    with _runtime(migrate=False) as rt:
+        try:
+            schemas = action_json_schemas(rt.catalog, action)
+        except UnknownActionError as exc:
+            fail_usage(str(exc))
+    if as_json:
+        print_json(schemas)
+        return
+    if not schemas:
+        stdout.print("No actions are registered.")
+        return
+    table = Table("action", "input fields", "output fields")
+    for key, pair in schemas.items():
+        table.add_row(
+            key,
+            ", ".join(sorted(pair["input"].get("properties", {}))),
+            ", ".join(sorted(pair["output"].get("properties", {}))),
+        )
+    stdout.print(table)
+
+
+@app.command("demo")
+def demo_cmd() -> None:
+    """Run the embedded demo (its own data directory; safe to run again)."""
+    from patchbay.demo import run_demo
+
+    raise typer.Exit(run_demo(stdout))
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

@@ -1,0 +1,58 @@
+"""The durable store: models, migrations, sessions and tenant secrets.
+
+``Store.from_settings()`` wires them from ``PATCHBAY_*`` settings; nothing here
+runs at import time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from store import db
+from store.secrets import (
+    ChainedSecretStore,
+    DatabaseSecretStore,
+    EnvSecretStore,
+    SecretCipher,
+    load_or_create_key_file,
+)
+from store.settings import Settings
+
+
+@dataclass
+class Store:
+    """An engine, its session factory and the tenant secret store built on it."""
+
+    engine: Engine
+    sessions: sessionmaker[Session]
+    secrets: ChainedSecretStore
+
+    @classmethod
+    def from_settings(cls, settings: Settings | None = None) -> Store:
+        """Build the store ``settings`` describe (the environment when None)."""
+        settings = settings or Settings()
+        engine = db.make_engine(settings.resolved_database_url)
+        sessions = db.make_session_factory(engine)
+        if settings.secret_key is not None:
+            passphrase = settings.secret_key.get_secret_value()
+        else:
+            passphrase = load_or_create_key_file(settings.data_dir / "secret.key")
+        secrets = ChainedSecretStore(
+            EnvSecretStore(),
+            DatabaseSecretStore(sessions, SecretCipher.from_passphrase(passphrase)),
+        )
+        return cls(engine=engine, sessions=sessions, secrets=secrets)
+
+    def upgrade(self) -> None:
+        """Create or upgrade the schema."""
+        db.upgrade(self.engine)
+
+    def close(self) -> None:
+        """Release pooled connections."""
+        self.engine.dispose()
+
+
+__all__ = ["Settings", "Store"]

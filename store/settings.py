@@ -1,0 +1,70 @@
+"""patchbay's configuration, read from ``PATCHBAY_*`` environment variables.
+
+With nothing set, patchbay runs *embedded*: a SQLite database and a generated
+secret-encryption key under the data directory, an in-process Celery broker
+(``memory://``) and an in-process throttle. Pointing the URLs at Redis and
+PostgreSQL turns the same code into a scaled-out deployment.
+
+This module lives in ``store`` because the store is the bottom layer that every
+other package may import; it holds no state of its own.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _default_data_dir() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "patchbay"
+
+
+class Settings(BaseSettings):
+    """Every setting patchbay reads. Field docs are the README's configuration table."""
+
+    model_config = SettingsConfigDict(env_prefix="PATCHBAY_", extra="ignore", frozen=True)
+
+    data_dir: Path = Field(
+        default_factory=_default_data_dir,
+        description="Directory for the embedded SQLite database and the generated secret key.",
+    )
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL of the store. Default: SQLite `<data_dir>/patchbay.sqlite`.",
+    )
+    secret_key: SecretStr | None = Field(
+        default=None,
+        description=(
+            "Key that encrypts tenant secrets at rest (any string; 32+ random bytes "
+            "recommended). Default: a generated key file `<data_dir>/secret.key` (mode 0600)."
+        ),
+    )
+    broker_url: str = Field(
+        default="memory://",
+        description="Celery broker. `memory://` means an in-process worker thread (embedded).",
+    )
+    result_backend: str = Field(
+        default="cache+memory://",
+        description="Celery result backend. The durable record is the invocation ledger.",
+    )
+    redis_url: str | None = Field(
+        default=None,
+        description="Redis for the shared vendor throttle. Default: in-process throttle.",
+    )
+
+    @cached_property
+    def resolved_database_url(self) -> str:
+        """The database URL, defaulting to a SQLite file in the data directory."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.data_dir / 'patchbay.sqlite'}"
+
+    @property
+    def embedded(self) -> bool:
+        """True when the broker is the in-process ``memory://`` transport."""
+        return self.broker_url.startswith("memory://")
