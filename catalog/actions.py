@@ -2,8 +2,9 @@
 
 An action is ``provider.noun.verb@version``: a pydantic input model that
 forbids unknown fields, an output model, whether it changes anything at the
-vendor, and a plain handler ``(input, ctx) -> output``. Several versions of one
-id coexist; a workflow step pins one.
+vendor, and a plain handler ``(input, ctx) -> output``. A handler whose vendor
+finishes later answers ``Pending`` and names a ``check`` step. Several versions
+of one id coexist; a workflow step pins one.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel
 
-from catalog.context import ActionContext
+from catalog.context import ActionContext, Pending
 from catalog.errors import RegistrationConflict, RegistrationError, UnknownActionError
 
 ACTION_ID_PATTERN = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
@@ -47,11 +48,13 @@ class ActionSpec(Generic[InputT, OutputT]):
     version: int
     input_model: type[InputT]
     output_model: type[OutputT]
-    handler: Callable[[InputT, ActionContext], OutputT] = field(compare=True)
+    handler: Callable[[InputT, ActionContext], OutputT | Pending] = field(compare=True)
     side_effectful: bool
     ui: ActionUI
     idempotency: Literal["engine"] = "engine"
     safe_to_repeat: bool = False
+    # For handlers that answer Pending: (input, saved state, ctx) -> output or Pending.
+    check: Callable[[InputT, dict[str, Any], ActionContext], OutputT | Pending] | None = None
 
     @property
     def key(self) -> str:
@@ -101,6 +104,8 @@ def validate_action_spec(spec: AnyActionSpec) -> None:
         )
     if not callable(spec.handler):
         raise RegistrationError(f"{where}: handler must be callable")
+    if spec.check is not None and not callable(spec.check):
+        raise RegistrationError(f"{where}: check must be callable")
     if not spec.ui.label.strip():
         raise RegistrationError(f"{where}: ui.label must not be blank")
     if spec.idempotency != "engine":

@@ -1,12 +1,43 @@
-"""What a handler receives besides its input.
+"""What a handler receives besides its input, and what it may answer.
 
-The executor builds the concrete context; integrations only see this protocol,
-so no integration imports the executor or Celery.
+The executor builds the concrete context; integrations see only these
+protocols, so no integration imports the executor or Celery.
 """
 
 from __future__ import annotations
 
-from typing import Protocol
+import logging
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+import httpx
+from pydantic import SecretStr
+from sqlalchemy.orm import Session
+
+
+@dataclass(frozen=True)
+class Pending:
+    """A handler's answer "not done yet: check again in ``check_after`` seconds".
+
+    ``state`` (small, JSON-serialisable) is saved on the ledger row and handed
+    to the action's ``check`` step. ``timeout`` (seconds from the first answer)
+    bounds the whole wait; past it the step ends ``TIMEOUT``.
+    """
+
+    check_after: float
+    state: dict[str, Any] = field(default_factory=dict)
+    timeout: float | None = None
+    note: str = ""
+
+
+class RequestGate(Protocol):
+    """Called by the vendor client base before every outgoing request."""
+
+    def before_request(self, method: str, url: str, *, mutating: bool) -> None:
+        """Take a throttle token; mark the step dispatched before a mutating request."""
+        ...
 
 
 class ActionContext(Protocol):
@@ -29,3 +60,29 @@ class ActionContext(Protocol):
 
     @property
     def attempt(self) -> int: ...
+
+    @property
+    def logger(self) -> logging.LoggerAdapter[logging.Logger]: ...
+
+    @property
+    def gate(self) -> RequestGate: ...
+
+    def session(self) -> AbstractContextManager[Session]:
+        """A unit of work on the store: committed when the block exits cleanly."""
+        ...
+
+    def secret(self, name: str) -> SecretStr | None:
+        """A tenant secret (its value is scrubbed from every error and log)."""
+        ...
+
+    def set_secret(self, name: str, value: str | SecretStr) -> None:
+        """Replace a tenant secret (e.g. a rotated OAuth token)."""
+        ...
+
+    def transport(self, provider: str) -> httpx.BaseTransport | None:
+        """An HTTP transport override for ``provider`` (in-process fakes), or None."""
+        ...
+
+    def now(self) -> datetime:
+        """The current time (aware, UTC)."""
+        ...

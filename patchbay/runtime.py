@@ -8,12 +8,10 @@ from dataclasses import dataclass
 
 from catalog.bootstrap import build_catalog
 from catalog.registration import Catalog
-from store import Store, db
+from store import SchemaOutOfDate, Store
 from store.settings import Settings
 
-
-class SchemaOutOfDate(Exception):
-    """The configured database is not at the schema this code needs."""
+__all__ = ["Runtime", "SchemaOutOfDate", "ensure_schema", "open_runtime"]
 
 
 @dataclass
@@ -24,16 +22,8 @@ class Runtime:
 
 
 def ensure_schema(settings: Settings, store: Store) -> None:
-    """Migrate the embedded SQLite database on first use; demand it elsewhere.
-
-    A database the operator configured is never migrated behind their back.
-    """
-    if db.current_revision(store.engine) == db.head_revision():
-        return
-    if settings.database_url is None:
-        store.upgrade()
-        return
-    raise SchemaOutOfDate("the database schema is not up to date: run `patchbay db upgrade` first")
+    """See ``Store.ensure_schema``."""
+    store.ensure_schema(settings)
 
 
 @contextmanager

@@ -1,1 +1,34 @@
-"""sandbox package (see DESIGN.md)."""
+"""Fake vendor servers: stateful apps that behave like the vendors' documented APIs.
+
+Used in-process (``httpx.MockTransport``) by unit tests and benchmarks, and
+over real HTTP on loopback by integration tests, the demo and people building
+workflows offline. Shares no code with the clients in ``integrations/``.
+
+- :mod:`sandbox.core`: the framework (routing, request log, faults, clock, serving);
+- :mod:`sandbox.widgets`: ``FakeWidgets``, a small generic SaaS API;
+- :mod:`sandbox.ninjaone`: ``FakeNinjaOne``, OAuth + public API v2.
+"""
+
+from sandbox.core import (
+    FakeVendor,
+    Fault,
+    ManualClock,
+    RecordedRequest,
+    RunningServer,
+    SandboxRequest,
+    route,
+)
+from sandbox.ninjaone import FakeNinjaOne
+from sandbox.widgets import FakeWidgets
+
+__all__ = [
+    "FakeNinjaOne",
+    "FakeVendor",
+    "FakeWidgets",
+    "Fault",
+    "ManualClock",
+    "RecordedRequest",
+    "RunningServer",
+    "SandboxRequest",
+    "route",
+]

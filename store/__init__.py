@@ -22,6 +22,10 @@ from store.secrets import (
 from store.settings import Settings
 
 
+class SchemaOutOfDate(Exception):
+    """The configured database is not at the schema this code needs."""
+
+
 @dataclass
 class Store:
     """An engine, its session factory and the tenant secret store built on it."""
@@ -46,6 +50,20 @@ class Store:
         )
         return cls(engine=engine, sessions=sessions, secrets=secrets)
 
+    def ensure_schema(self, settings: Settings) -> None:
+        """Migrate the embedded SQLite database on first use; demand it elsewhere.
+
+        A database the operator configured is never migrated behind their back.
+        """
+        if db.current_revision(self.engine) == db.head_revision():
+            return
+        if settings.database_url is None:
+            self.upgrade()
+            return
+        raise SchemaOutOfDate(
+            "the database schema is not up to date: run `patchbay db upgrade` first"
+        )
+
     def upgrade(self) -> None:
         """Create or upgrade the schema."""
         db.upgrade(self.engine)
@@ -55,4 +73,4 @@ class Store:
         self.engine.dispose()
 
 
-__all__ = ["Settings", "Store"]
+__all__ = ["SchemaOutOfDate", "Settings", "Store"]

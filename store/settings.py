@@ -57,6 +57,51 @@ class Settings(BaseSettings):
         description="Redis for the shared vendor throttle. Default: in-process throttle.",
     )
 
+    lease_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description=(
+            "How long a worker's claim on a step lasts without renewal (renewed every third "
+            "of it while the step runs); a dead worker's step is taken over after this."
+        ),
+    )
+    max_attempts: int = Field(
+        default=5, ge=1, description="Attempts of a step before a retryable failure is final."
+    )
+    retry_backoff: float = Field(
+        default=2.0, gt=0, description="First retry delay in seconds; doubles per attempt."
+    )
+    retry_backoff_max: float = Field(
+        default=300.0, gt=0, description="Longest retry delay in seconds (before jitter)."
+    )
+    throttle_max_wait: float = Field(
+        default=1.0,
+        ge=0,
+        description=(
+            "Longest a worker sleeps for a throttle token; beyond it the task is re-scheduled."
+        ),
+    )
+    rate_limits: dict[str, str] = Field(
+        default_factory=dict,
+        description=(
+            "Vendor limits per tenant account overriding the modules' own, as JSON: "
+            '`{"huntress": "60/m"}`.'
+        ),
+    )
+    visibility_timeout: float = Field(
+        default=7200.0,
+        gt=0,
+        description=(
+            "Redis broker visibility timeout in seconds: an unacknowledged task is redelivered "
+            "after it. Must exceed the longest action plus any countdown."
+        ),
+    )
+    wait_timeout: float = Field(
+        default=3600.0,
+        gt=0,
+        description="Default deadline in seconds for a step waiting on its vendor.",
+    )
+
     @cached_property
     def resolved_database_url(self) -> str:
         """The database URL, defaulting to a SQLite file in the data directory."""

@@ -1,0 +1,219 @@
+"""The Celery app: one task per integration, ``patchbay.run.<provider>``.
+
+Wire contract (what a workflow engine in any language sends, with a plain
+Celery client, protocol 2, JSON): task ``patchbay.run.<provider>`` on queue
+``patchbay.<provider>``, no positional args, kwargs
+``{action_id, version, tenant_id, input, run_id, step_path}``, and
+**task_id = the idempotency key**. The task's result is the outcome
+(``status``, ``output``, ``attempt``, ...); a failure is raised as
+``ActionFailedError`` whose message is the JSON error payload.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+import httpx
+import redis
+from celery import Celery, Task
+from celery.exceptions import Ignore
+
+import celeryconfig
+from catalog.bootstrap import build_catalog
+from catalog.registration import Catalog
+from executor.pipeline import (
+    Dropped,
+    Finished,
+    Pipeline,
+    Rejected,
+    Reschedule,
+    TaskRequest,
+    worker_identity,
+)
+from executor.results import outcome_from_row
+from executor.throttle import MemoryThrottle, RateLimit, RedisThrottle, Throttle, ThrottleBackend
+from store import Store
+from store.settings import Settings
+
+logger = logging.getLogger("patchbay.executor")
+
+
+class ActionFailedError(Exception):
+    """The task's failure as Celery records it: the message is the JSON error payload."""
+
+    def __init__(self, payload_json: str) -> None:
+        super().__init__(payload_json)
+        self.payload_json = payload_json
+
+    @property
+    def payload(self) -> dict[str, Any]:
+        data: dict[str, Any] = json.loads(self.payload_json)
+        return data
+
+
+class ExecutorRuntime:
+    """Settings, catalog, store, throttle and Celery app of one process.
+
+    The store and the pipeline are created lazily and again after a fork, so a
+    prefork worker child never shares its parent's database connections.
+    """
+
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        catalog: Catalog | None = None,
+        *,
+        transports: Mapping[str, httpx.BaseTransport] | None = None,
+        throttle_backend: ThrottleBackend | None = None,
+    ) -> None:
+        self.settings = settings or Settings()
+        self.catalog = catalog or build_catalog()
+        self.transports = dict(transports or {})
+        self._throttle_backend = throttle_backend
+        self._lock = threading.Lock()
+        self._pid: int | None = None
+        self._store: Store | None = None
+        self._pipeline: Pipeline | None = None
+        self.app = self._make_app()
+
+    def __repr__(self) -> str:
+        return f"ExecutorRuntime(broker={self.settings.broker_url.split('@')[-1]!r})"
+
+    # -- lazily built, per process -----------------------------------------------
+
+    def _ensure(self) -> tuple[Store, Pipeline]:
+        with self._lock:
+            if self._pid != os.getpid() or self._store is None or self._pipeline is None:
+                self._store = Store.from_settings(self.settings)
+                self._pipeline = Pipeline(
+                    catalog=self.catalog,
+                    store=self._store,
+                    settings=self.settings,
+                    throttle=self._make_throttle(),
+                    transports=self.transports,
+                )
+                self._pid = os.getpid()
+            return self._store, self._pipeline
+
+    @property
+    def store(self) -> Store:
+        return self._ensure()[0]
+
+    @property
+    def pipeline(self) -> Pipeline:
+        return self._ensure()[1]
+
+    def _make_throttle(self) -> Throttle:
+        backend = self._throttle_backend
+        if backend is None:
+            if self.settings.redis_url:
+                backend = RedisThrottle(redis.Redis.from_url(self.settings.redis_url))
+            else:
+                backend = MemoryThrottle()
+        limits = {
+            provider: RateLimit.parse(text)
+            for provider, text in celeryconfig.rate_limits(self.settings, self.catalog).items()
+        }
+        return Throttle(backend, limits, max_wait=self.settings.throttle_max_wait)
+
+    def close(self) -> None:
+        """Release database connections (the Celery app needs no closing)."""
+        with self._lock:
+            if self._store is not None and self._pid == os.getpid():
+                self._store.close()
+            self._store = None
+            self._pipeline = None
+
+    # -- Celery ---------------------------------------------------------------
+
+    def _make_app(self) -> Celery:
+        app = Celery("patchbay", set_as_current=False)
+        app.conf.update(celeryconfig.config(self.settings, self.catalog))
+        for provider in celeryconfig.providers(self.catalog):
+            self._register_task(app, provider)
+        return app
+
+    def _register_task(self, app: Celery, provider: str) -> None:
+        runtime = self
+
+        def run(
+            task: Task[Any, Any],
+            *,
+            action_id: str,
+            version: int,
+            tenant_id: str,
+            input: Any,
+            run_id: str | None = None,
+            step_path: str | None = None,
+        ) -> dict[str, Any]:
+            key = str(task.request.id)
+            request = TaskRequest(
+                key=key,
+                action_id=action_id,
+                version=version,
+                tenant_id=tenant_id,
+                input=input,
+                run_id=run_id,
+                step_path=step_path,
+                provider=provider,
+            )
+            outcome = runtime.pipeline.execute(request, worker_identity())
+            return runtime._settle(task, provider, request, outcome)
+
+        app.task(
+            bind=True,
+            name=celeryconfig.task_name(provider),
+            acks_late=True,
+            reject_on_worker_lost=True,
+            max_retries=None,
+            throws=(ActionFailedError,),
+            track_started=True,
+            # Not a "shared" task: each runtime's app has its own, bound to it.
+            shared=False,
+        )(run)
+
+    @staticmethod
+    def _event(task: Task[Any, Any], kind: str, fields: dict[str, Any], **more: Any) -> None:
+        """A custom ``task-*`` event Flower shows as a state of the task."""
+        send: Any = task.send_event
+        send(kind, **fields, **more)
+
+    def _settle(
+        self, task: Task[Any, Any], provider: str, request: TaskRequest, outcome: Any
+    ) -> dict[str, Any]:
+        """Turn a pipeline outcome into the Celery task's state (and custom events)."""
+        common: dict[str, Any] = {
+            "provider": provider,
+            "tenant": request.tenant_id,
+            "key": request.key,
+        }
+        match outcome:
+            case Finished(row):
+                result = outcome_from_row(row).model_dump(mode="json")
+                if row.error and row.error.get("code") == "OUTCOME_UNKNOWN":
+                    self._event(task, "task-outcome-unknown", common, attempt=row.attempt)
+                if row.status == "SUCCEEDED":
+                    return result
+                raise ActionFailedError(json.dumps(row.error, sort_keys=True))
+            case Rejected(payload):
+                raise ActionFailedError(json.dumps(payload, sort_keys=True))
+            case Reschedule(countdown, reason, _row, _detail):
+                if reason == "throttled":
+                    self._event(task, "task-throttled", common, retry_in=round(countdown, 3))
+                elif reason == "waiting":
+                    self._event(task, "task-waiting", common, check_in=round(countdown, 3))
+                raise task.retry(countdown=countdown, max_retries=None)
+            case Dropped(reason, _row):
+                logger.info("dropped duplicate delivery of %s: %s", request.key, reason)
+                raise Ignore()
+        raise AssertionError(f"unhandled outcome {outcome!r}")  # pragma: no cover
+
+
+def kwargs_repr(action_id: str, version: int, tenant_id: str, key: str) -> str:
+    """What Flower shows for a task's kwargs: never the raw input."""
+    return f"{{action: {action_id}@{version}, tenant: {tenant_id}, key: {key}}}"

@@ -1,0 +1,90 @@
+"""An in-process Celery worker thread on the ``memory://`` broker (embedded mode).
+
+The real consumer, retries, countdowns and routing (not ``task_always_eager``,
+which only emulates them), in the same process as the caller.
+"""
+
+from __future__ import annotations
+
+import threading
+from types import TracebackType
+from typing import Any
+
+from celery import Celery
+from celery.worker import WorkController
+
+import celeryconfig
+
+
+class _ReadyWorkController(WorkController):
+    """A WorkController that says when its consumer is ready."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.ready = threading.Event()
+        super().__init__(*args, **kwargs)
+
+    def on_consumer_ready(self, consumer: Any) -> None:
+        self.ready.set()
+
+
+class EmbeddedWorker:
+    """Runs a threads-pool Celery worker for ``app`` in a background thread."""
+
+    def __init__(self, app: Celery, *, concurrency: int = 4, providers: list[str] | None = None):
+        self.app = app
+        self.concurrency = concurrency
+        routes = app.conf.task_routes or {}
+        self.queues = sorted({route["queue"] for route in routes.values()}) or [
+            celeryconfig.queue_name(celeryconfig.CORE_PROVIDER)
+        ]
+        if providers is not None:
+            self.queues = [celeryconfig.queue_name(p) for p in providers]
+        self._controller: _ReadyWorkController | None = None
+        self._thread: threading.Thread | None = None
+
+    def start(self, timeout: float = 30.0) -> EmbeddedWorker:
+        """Start the worker and wait until it consumes."""
+        # The thread pool's workers resolve tasks through Celery's default app.
+        self.app.set_default()
+        self.app.set_current()
+        controller = _ReadyWorkController(
+            app=self.app,
+            pool="threads",
+            concurrency=self.concurrency,
+            queues=self.queues,
+            loglevel="WARNING",
+            without_heartbeat=True,
+            without_mingle=True,
+            without_gossip=True,
+            hostname=f"embedded@{threading.get_native_id()}",
+        )
+        thread = threading.Thread(
+            target=controller.start, name="patchbay-embedded-worker", daemon=True
+        )
+        thread.start()
+        if not controller.ready.wait(timeout):
+            raise RuntimeError("the embedded Celery worker did not start")
+        self._controller, self._thread = controller, thread
+        return self
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Stop consuming and wait for running tasks to finish."""
+        controller, thread = self._controller, self._thread
+        self._controller = self._thread = None
+        if controller is None or thread is None:
+            return
+        controller.stop(in_sighandler=False)
+        thread.join(timeout)
+        if thread.is_alive():
+            raise RuntimeError("the embedded Celery worker did not stop in time")
+
+    def __enter__(self) -> EmbeddedWorker:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()

@@ -1,0 +1,485 @@
+"""The invocation ledger: the idempotency state machine on ``workflow_action_invocations``.
+
+One row per (tenant, idempotency key). Statuses:
+
+- ``STARTED``  a worker holds a lease and runs the step (renewed while it runs);
+- ``WAITING``  nothing runs; the step is due again at ``next_check_at``: the
+  vendor is still working (``wait_state.kind = "check"``), a retry is
+  scheduled after a retryable failure (``"retry"``), or the throttle deferred
+  it (``"throttled"``);
+- ``SUCCEEDED`` / ``FAILED``  final (``completed_at`` is set).
+
+Every transition is a conditional UPDATE on the state that was read, so two
+workers racing for the same row cannot both win; there is no lock held across
+a vendor call. The claim decides, for a task carrying a key:
+
+- no row: insert ``STARTED`` (attempt 1) and run;
+- input hash differs: ``IDEMPOTENCY_CONFLICT``;
+- ``SUCCEEDED``: return the stored output (read-only actions run again);
+- final ``FAILED``: return the stored error, unless it was retryable (or the
+  action is read-only): then a new attempt on the same row;
+- ``WAITING`` and due: run (the check step for ``"check"``); not due: a
+  duplicate, dropped;
+- ``STARTED`` with a live lease: a duplicate in flight, looked at again later;
+- ``STARTED`` with an expired lease (the worker died): taken over if nothing
+  was dispatched or the action may be repeated, else ``OUTCOME_UNKNOWN``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from sqlalchemy import Update, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session, sessionmaker
+
+from store.models import WorkflowActionInvocation as Row
+from store.types import utcnow
+
+WaitKind = Literal["check", "retry", "throttled"]
+
+
+def input_hash(data: dict[str, Any]) -> str:
+    """SHA-256 of the canonical JSON of the validated input."""
+    canonical = json.dumps(data, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class ClaimRequest:
+    """What a worker knows when a task arrives."""
+
+    tenant_id: str
+    key: str
+    action_id: str
+    action_version: int
+    input_json: dict[str, Any]
+    input_hash: str
+    run_id: str | None
+    step_path: str | None
+    side_effectful: bool
+    safe_to_repeat: bool
+    max_attempts: int
+
+
+@dataclass(frozen=True)
+class RowSnapshot:
+    """A ledger row as read (detached from any session)."""
+
+    invocation_id: uuid.UUID
+    tenant_id: str
+    key: str
+    action_id: str
+    action_version: int
+    run_id: str | None
+    step_path: str | None
+    status: str
+    attempt: int
+    input_hash: str
+    output: dict[str, Any] | None
+    error: dict[str, Any] | None
+    wait_state: dict[str, Any] | None
+    dispatched_at: datetime | None
+    lease_owner: str | None
+    lease_expires_at: datetime | None
+    next_check_at: datetime | None
+    deadline_at: datetime | None
+    created_at: datetime
+    started_at: datetime | None
+    completed_at: datetime | None
+
+    @property
+    def final(self) -> bool:
+        return self.completed_at is not None
+
+    @classmethod
+    def of(cls, row: Row) -> RowSnapshot:
+        return cls(
+            invocation_id=row.invocation_id,
+            tenant_id=row.tenant,
+            key=row.idempotency_key,
+            action_id=row.action_id,
+            action_version=row.action_version,
+            run_id=row.run_id,
+            step_path=row.step_path,
+            status=row.status,
+            attempt=row.attempt,
+            input_hash=row.input_hash,
+            output=row.output_json,
+            error=row.error_json,
+            wait_state=row.wait_state,
+            dispatched_at=row.dispatched_at,
+            lease_owner=row.lease_owner,
+            lease_expires_at=row.lease_expires_at,
+            next_check_at=row.next_check_at,
+            deadline_at=row.deadline_at,
+            created_at=row.created_at,
+            started_at=row.started_at,
+            completed_at=row.completed_at,
+        )
+
+
+@dataclass(frozen=True)
+class Run:
+    """This worker holds the lease: run the step (or its check)."""
+
+    row: RowSnapshot
+    attempt: int
+    phase: Literal["start", "check"]
+    takeover: bool = False
+
+
+@dataclass(frozen=True)
+class Done:
+    """The step already has a final outcome; return it, call nothing."""
+
+    row: RowSnapshot
+
+
+@dataclass(frozen=True)
+class Busy:
+    """Another worker holds a live lease; look again in ``retry_in`` seconds."""
+
+    row: RowSnapshot
+    retry_in: float
+
+
+@dataclass(frozen=True)
+class NotDue:
+    """The step waits until ``next_check_at`` and its re-check is scheduled: a duplicate."""
+
+    row: RowSnapshot
+
+
+@dataclass(frozen=True)
+class InputConflict:
+    """The key was first used with a different input."""
+
+    row: RowSnapshot
+
+
+@dataclass(frozen=True)
+class Abandoned:
+    """A worker died after dispatching a side effect; the row is now OUTCOME_UNKNOWN or
+    exhausted. ``reason`` is "outcome_unknown" or "attempts_exhausted"."""
+
+    row: RowSnapshot
+    reason: str
+
+
+Claim = Run | Done | Busy | NotDue | InputConflict | Abandoned
+
+_MAX_CLAIM_ROUNDS = 8
+
+
+class Ledger:
+    """Reads and transitions ledger rows; every write is its own short transaction."""
+
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        *,
+        lease_seconds: float,
+        clock: Callable[[], datetime] = utcnow,
+        outcome_unknown_payload: Callable[[ClaimRequest, RowSnapshot], dict[str, Any]]
+        | None = None,
+    ) -> None:
+        self._sessions = sessions
+        self.lease = timedelta(seconds=lease_seconds)
+        self._clock = clock
+        self._unknown_payload = outcome_unknown_payload
+
+    # -- reads ------------------------------------------------------------------
+
+    def get(self, tenant_id: str, key: str) -> RowSnapshot | None:
+        """The row for ``key``, or None."""
+        with self._sessions() as session:
+            row = session.scalar(
+                select(Row).where(Row.tenant == tenant_id, Row.idempotency_key == key)
+            )
+            return None if row is None else RowSnapshot.of(row)
+
+    def list(
+        self, tenant_id: str, *, run_id: str | None = None, limit: int = 200
+    ) -> list[RowSnapshot]:
+        """Rows of a tenant (optionally one run), newest first."""
+        query = select(Row).where(Row.tenant == tenant_id)
+        if run_id is not None:
+            query = query.where(Row.run_id == run_id)
+        query = query.order_by(Row.created_at.desc(), Row.idempotency_key).limit(limit)
+        with self._sessions() as session:
+            return [RowSnapshot.of(r) for r in session.scalars(query)]
+
+    # -- claim ------------------------------------------------------------------
+
+    def claim(self, req: ClaimRequest, owner: str) -> Claim:
+        """Decide what to do with a task carrying ``req.key`` (see the module doc)."""
+        for _ in range(_MAX_CLAIM_ROUNDS):
+            now = self._clock()
+            inserted = self._insert(req, owner, now)
+            if inserted is not None:
+                return Run(inserted, attempt=1, phase="start")
+            row = self.get(req.tenant_id, req.key)
+            if row is None:
+                continue  # deleted between insert and read; try again
+            decided = self._decide(req, row, owner, now)
+            if decided is not None:
+                return decided
+        raise RuntimeError(f"could not claim {req.key!r}: the row kept changing")
+
+    def _insert(self, req: ClaimRequest, owner: str, now: datetime) -> RowSnapshot | None:
+        values = {
+            "tenant": req.tenant_id,
+            "invocation_id": uuid.uuid4(),
+            "idempotency_key": req.key,
+            "run_id": req.run_id,
+            "step_path": req.step_path,
+            "action_id": req.action_id,
+            "action_version": req.action_version,
+            "input_hash": req.input_hash,
+            "input_json": req.input_json,
+            "status": "STARTED",
+            "attempt": 1,
+            "lease_owner": owner,
+            "lease_expires_at": now + self.lease,
+            "created_at": now,
+            "started_at": now,
+            "updated_at": now,
+        }
+        with self._sessions.begin() as session:
+            dialect = session.get_bind().dialect.name
+            insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+            stmt = (
+                insert(Row)
+                .values(**values)
+                .on_conflict_do_nothing(index_elements=["tenant", "idempotency_key"])
+                .returning(Row.invocation_id)
+            )
+            if session.scalar(stmt) is None:
+                return None
+            row = session.get(Row, (req.tenant_id, values["invocation_id"]))
+            assert row is not None
+            return RowSnapshot.of(row)
+
+    def _decide(
+        self, req: ClaimRequest, row: RowSnapshot, owner: str, now: datetime
+    ) -> Claim | None:
+        if row.input_hash != req.input_hash:
+            return InputConflict(row)
+        repeatable = not req.side_effectful
+        if row.status == "SUCCEEDED":
+            if not repeatable:
+                return Done(row)
+            return self._restart(row, owner, now, attempt=row.attempt + 1)
+        if row.status == "FAILED":
+            retryable = bool((row.error or {}).get("retryable"))
+            if not (retryable or repeatable):
+                return Done(row)
+            return self._restart(row, owner, now, attempt=row.attempt + 1)
+        if row.status == "WAITING":
+            if row.next_check_at is not None and row.next_check_at > now + timedelta(seconds=1):
+                return NotDue(row)
+            kind = (row.wait_state or {}).get("kind")
+            if kind == "check":
+                return self._take(row, owner, now, attempt=row.attempt, phase="check")
+            attempt = row.attempt + 1 if kind == "retry" else row.attempt
+            return self._take(row, owner, now, attempt=attempt, phase="start")
+        # STARTED
+        if row.lease_expires_at is not None and row.lease_expires_at > now:
+            return Busy(row, (row.lease_expires_at - now).total_seconds())
+        if (row.wait_state or {}).get("kind") == "check":
+            return self._take(row, owner, now, attempt=row.attempt, phase="check", takeover=True)
+        dispatched = row.dispatched_at is not None
+        if dispatched and req.side_effectful and not req.safe_to_repeat:
+            return self._abandon(req, row, now, "outcome_unknown")
+        if row.attempt >= req.max_attempts:
+            return self._abandon(req, row, now, "attempts_exhausted")
+        return self._take(row, owner, now, attempt=row.attempt + 1, phase="start", takeover=True)
+
+    def _guarded(self, row: RowSnapshot) -> Update:
+        """An UPDATE that only applies if the row is still exactly as read."""
+        stmt = update(Row).where(
+            Row.tenant == row.tenant_id,
+            Row.invocation_id == row.invocation_id,
+            Row.status == row.status,
+            Row.attempt == row.attempt,
+        )
+        if row.lease_owner is None:
+            stmt = stmt.where(Row.lease_owner.is_(None))
+        else:
+            stmt = stmt.where(Row.lease_owner == row.lease_owner)
+        if row.lease_expires_at is None:
+            return stmt.where(Row.lease_expires_at.is_(None))
+        return stmt.where(Row.lease_expires_at == row.lease_expires_at)
+
+    def _apply(self, stmt: Update) -> bool:
+        with self._sessions.begin() as session:
+            result = session.execute(stmt)
+        return bool(getattr(result, "rowcount", 0))
+
+    def _lease_values(self, owner: str, now: datetime) -> dict[str, Any]:
+        return {
+            "status": "STARTED",
+            "lease_owner": owner,
+            "lease_expires_at": now + self.lease,
+            "updated_at": now,
+        }
+
+    def _take(
+        self,
+        row: RowSnapshot,
+        owner: str,
+        now: datetime,
+        *,
+        attempt: int,
+        phase: Literal["start", "check"],
+        takeover: bool = False,
+    ) -> Run | None:
+        values = self._lease_values(owner, now) | {"attempt": attempt, "next_check_at": None}
+        if phase == "start":
+            values |= {"dispatched_at": None, "wait_state": None, "started_at": now}
+        if not self._apply(self._guarded(row).values(**values)):
+            return None
+        fresh = self.get(row.tenant_id, row.key)
+        assert fresh is not None
+        return Run(fresh, attempt=attempt, phase=phase, takeover=takeover)
+
+    def _restart(self, row: RowSnapshot, owner: str, now: datetime, *, attempt: int) -> Run | None:
+        stmt = self._guarded(row).values(
+            **self._lease_values(owner, now),
+            attempt=attempt,
+            dispatched_at=None,
+            wait_state=None,
+            next_check_at=None,
+            deadline_at=None,
+            started_at=now,
+            completed_at=None,
+        )
+        if not self._apply(stmt):
+            return None
+        fresh = self.get(row.tenant_id, row.key)
+        assert fresh is not None
+        return Run(fresh, attempt=attempt, phase="start")
+
+    def _abandon(
+        self, req: ClaimRequest, row: RowSnapshot, now: datetime, reason: str
+    ) -> Abandoned | None:
+        payload = self._unknown_payload(req, row) if self._unknown_payload else {}
+        payload = dict(payload)
+        if reason == "attempts_exhausted":
+            payload.update(
+                code="INTERNAL_ERROR",
+                category="ActionError",
+                retryable=False,
+                message=f"the worker running this step was lost on each of {row.attempt} attempts",
+            )
+        stmt = self._guarded(row).values(
+            status="FAILED",
+            error_json=payload,
+            error_message=payload.get("message"),
+            lease_owner=None,
+            lease_expires_at=None,
+            completed_at=now,
+            updated_at=now,
+        )
+        if not self._apply(stmt):
+            return None
+        fresh = self.get(row.tenant_id, row.key)
+        assert fresh is not None
+        return Abandoned(fresh, reason)
+
+    # -- transitions by the lease holder -----------------------------------------
+
+    def _owned(self, row: RowSnapshot, owner: str) -> Update:
+        return update(Row).where(
+            Row.tenant == row.tenant_id,
+            Row.invocation_id == row.invocation_id,
+            Row.status == "STARTED",
+            Row.lease_owner == owner,
+        )
+
+    def renew(self, row: RowSnapshot, owner: str) -> bool:
+        """Extend the lease; False if it was lost (another worker took over)."""
+        now = self._clock()
+        return self._apply(
+            self._owned(row, owner).values(lease_expires_at=now + self.lease, updated_at=now)
+        )
+
+    def mark_dispatched(self, row: RowSnapshot, owner: str) -> bool:
+        """Record, before a mutating vendor request, that it may reach the vendor."""
+        now = self._clock()
+        return self._apply(
+            self._owned(row, owner)
+            .where(Row.dispatched_at.is_(None))
+            .values(dispatched_at=now, updated_at=now)
+        )
+
+    def succeed(self, row: RowSnapshot, owner: str, output: dict[str, Any]) -> bool:
+        """Final SUCCEEDED with ``output``."""
+        now = self._clock()
+        return self._apply(
+            self._owned(row, owner).values(
+                status="SUCCEEDED",
+                output_json=output,
+                error_json=None,
+                error_message=None,
+                wait_state=None,
+                next_check_at=None,
+                lease_owner=None,
+                lease_expires_at=None,
+                completed_at=now,
+                updated_at=now,
+            )
+        )
+
+    def fail(self, row: RowSnapshot, owner: str, payload: dict[str, Any]) -> bool:
+        """Final FAILED with the (already redacted) error payload."""
+        now = self._clock()
+        return self._apply(
+            self._owned(row, owner).values(
+                status="FAILED",
+                error_json=payload,
+                error_message=str(payload.get("message", ""))[:2000],
+                wait_state=None,
+                next_check_at=None,
+                lease_owner=None,
+                lease_expires_at=None,
+                completed_at=now,
+                updated_at=now,
+            )
+        )
+
+    def wait(
+        self,
+        row: RowSnapshot,
+        owner: str,
+        *,
+        kind: WaitKind,
+        due_in: float,
+        state: dict[str, Any] | None = None,
+        error: dict[str, Any] | None = None,
+        deadline_at: datetime | None = None,
+    ) -> bool:
+        """Release the lease; the step is due again in ``due_in`` seconds."""
+        now = self._clock()
+        values: dict[str, Any] = {
+            "status": "WAITING",
+            "wait_state": {"kind": kind, "state": state or {}},
+            "next_check_at": now + timedelta(seconds=due_in),
+            "lease_owner": None,
+            "lease_expires_at": None,
+            "dispatched_at": None,
+            "updated_at": now,
+        }
+        if error is not None:
+            values["error_json"] = error
+            values["error_message"] = str(error.get("message", ""))[:2000]
+        if deadline_at is not None:
+            values["deadline_at"] = deadline_at
+        return self._apply(self._owned(row, owner).values(**values))

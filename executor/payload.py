@@ -1,0 +1,147 @@
+"""Error payloads: one JSON shape for every failure, redacted and size-capped.
+
+``{category, code, message, retryable, retry_after?, vendor?: {status, message},
+details?, action_id, step_path, at}``
+
+Redaction is by value (every secret loaded during the invocation is scrubbed
+wherever it appears) and by key name (values under keys that look like
+credentials). The stored payload is capped at 32 KiB.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from pydantic import ValidationError
+
+from executor.errors import ActionFailure, InternalError, ValidationFailed
+
+REDACTED = "[REDACTED]"
+MAX_PAYLOAD_BYTES = 32 * 1024
+# Values shorter than this are not scrubbed by value: a two-letter "secret"
+# would shred every message, and real credentials are far longer.
+MIN_REDACT_LENGTH = 4
+SENSITIVE_KEY = re.compile(
+    r"(secret|token|password|passwd|api[_-]?key|authorization|credential|cookie|private[_-]?key)",
+    re.IGNORECASE,
+)
+
+
+class Redactor:
+    """Scrubs known secret values and credential-looking keys from data."""
+
+    def __init__(self, values: Iterable[str] = ()) -> None:
+        self._values: set[str] = set()
+        for value in values:
+            self.add(value)
+
+    def __repr__(self) -> str:
+        return f"Redactor({len(self._values)} values)"
+
+    def add(self, value: str) -> None:
+        """Remember a secret value loaded for this invocation."""
+        if len(value) >= MIN_REDACT_LENGTH:
+            self._values.add(value)
+
+    def text(self, text: str) -> str:
+        """``text`` with every known secret value replaced."""
+        for value in sorted(self._values, key=len, reverse=True):
+            if value in text:
+                text = text.replace(value, REDACTED)
+        return text
+
+    def data(self, obj: Any) -> Any:
+        """A copy of ``obj`` with secrets scrubbed by value and by key name."""
+        if isinstance(obj, str):
+            return self.text(obj)
+        if isinstance(obj, dict):
+            return {
+                str(k): REDACTED if SENSITIVE_KEY.search(str(k)) else self.data(v)
+                for k, v in obj.items()
+            }
+        if isinstance(obj, list | tuple):
+            return [self.data(v) for v in obj]
+        return obj
+
+
+def validation_failure(exc: ValidationError, *, prefix: str = "input") -> ValidationFailed:
+    """A pydantic error as VALIDATION_ERROR naming the first bad field (all in details)."""
+    errors = []
+    for err in exc.errors(include_url=False, include_input=False):
+        field = ".".join(str(p) for p in err["loc"]) or prefix
+        errors.append({"field": field, "message": err["msg"], "type": err["type"]})
+    first = errors[0] if errors else {"field": prefix, "message": "invalid"}
+    message = f"{prefix}.{first['field']}: {first['message']}"
+    if len(errors) > 1:
+        message += f" (and {len(errors) - 1} more)"
+    return ValidationFailed(message, field=first["field"], details={"errors": errors})
+
+
+def as_action_failure(exc: BaseException) -> ActionFailure:
+    """Any exception as an ActionFailure; unexpected ones become INTERNAL_ERROR."""
+    if isinstance(exc, ActionFailure):
+        return exc
+    if isinstance(exc, ValidationError):
+        return validation_failure(exc, prefix="output")
+    return InternalError(
+        f"{type(exc).__name__}: {exc}", details={"exception_type": type(exc).__name__}
+    )
+
+
+def failure_payload(
+    error: ActionFailure,
+    *,
+    action_id: str,
+    step_path: str | None,
+    at: datetime,
+    redactor: Redactor,
+) -> dict[str, Any]:
+    """The error as the payload every consumer sees: redacted, at most 32 KiB."""
+    payload: dict[str, Any] = {
+        "category": error.category,
+        "code": error.code,
+        "message": error.message,
+        "retryable": error.retryable,
+    }
+    if error.retry_after is not None:
+        payload["retry_after"] = round(error.retry_after, 3)
+    if error.vendor is not None:
+        payload["vendor"] = {"status": error.vendor.status, "message": error.vendor.message}
+    if error.details:
+        payload["details"] = error.details
+    payload.update({"action_id": action_id, "step_path": step_path, "at": at.isoformat()})
+    redacted: dict[str, Any] = redactor.data(payload)
+    return cap_payload(redacted)
+
+
+def _size(payload: dict[str, Any]) -> int:
+    return len(json.dumps(payload, default=str).encode())
+
+
+def _truncate(text: str, limit: int) -> str:
+    # Cut on a code point boundary; never split a surrogate pair or UTF-8 sequence.
+    encoded = text.encode()
+    if len(encoded) <= limit:
+        return text
+    return encoded[:limit].decode(errors="ignore") + "...[truncated]"
+
+
+def cap_payload(payload: dict[str, Any], limit: int = MAX_PAYLOAD_BYTES) -> dict[str, Any]:
+    """Shrink an oversized payload: drop details first, then truncate messages."""
+    size = _size(payload)
+    if size <= limit:
+        return payload
+    capped = dict(payload)
+    if "details" in capped:
+        capped["details"] = {"truncated": True, "size": size, "max": limit}
+    if _size(capped) > limit and isinstance(capped.get("vendor"), dict):
+        vendor = dict(capped["vendor"])
+        vendor["message"] = _truncate(str(vendor["message"]), limit // 4)
+        capped["vendor"] = vendor
+    if _size(capped) > limit:
+        capped["message"] = _truncate(str(capped["message"]), limit // 2)
+    return capped

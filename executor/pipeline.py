@@ -1,0 +1,460 @@
+"""One invocation, end to end, independent of Celery.
+
+resolve action -> validate input -> claim the key -> check the integration is
+connected -> run the handler (credentials, throttle and vendor calls happen
+through the context) -> validate output -> record the outcome.
+
+``Pipeline.execute`` never raises for anything an action does: it returns
+what the task layer must do next (return a result, fail, re-schedule, drop).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import socket
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+import httpx
+from pydantic import BaseModel, ValidationError
+
+from catalog.actions import AnyActionSpec
+from catalog.context import Pending
+from catalog.modules import IntegrationModule
+from catalog.registration import Catalog
+from executor.context import InvocationContext, InvocationGate, LeaseKeeper, LeaseLost
+from executor.errors import (
+    ActionFailure,
+    IdempotencyConflict,
+    IntegrationInactive,
+    InternalError,
+    OutcomeUnknown,
+    StepTimeout,
+    Throttled,
+    UnknownAction,
+    ValidationFailed,
+)
+from executor.ledger import (
+    Abandoned,
+    Busy,
+    ClaimRequest,
+    Done,
+    InputConflict,
+    Ledger,
+    NotDue,
+    RowSnapshot,
+    Run,
+    input_hash,
+)
+from executor.payload import Redactor, as_action_failure, failure_payload, validation_failure
+from executor.throttle import Throttle
+from store import Store
+from store.settings import Settings
+from store.tenants import get_tenant
+from store.types import utcnow
+
+logger = logging.getLogger("patchbay.executor")
+
+CORE_PROVIDER = "core"
+
+
+@dataclass(frozen=True)
+class TaskRequest:
+    """A task as it arrives: the wire kwargs plus the task id (= idempotency key)."""
+
+    key: str
+    action_id: str
+    version: int
+    tenant_id: str
+    input: Any
+    run_id: str | None = None
+    step_path: str | None = None
+    provider: str | None = None
+
+
+@dataclass(frozen=True)
+class Finished:
+    """A final outcome, recorded in the ledger (or stored there before)."""
+
+    row: RowSnapshot
+    replayed: bool = False
+
+    @property
+    def succeeded(self) -> bool:
+        return self.row.status == "SUCCEEDED"
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """Refused before anything was recorded or sent (unknown action, bad input, ...)."""
+
+    payload: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Reschedule:
+    """Run this task again in ``countdown`` seconds."""
+
+    countdown: float
+    reason: Literal["retry", "throttled", "busy", "waiting"]
+    row: RowSnapshot
+    detail: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Dropped:
+    """A duplicate whose step is handled by another delivery; do nothing."""
+
+    reason: str
+    row: RowSnapshot | None
+
+
+Outcome = Finished | Rejected | Reschedule | Dropped
+
+
+def worker_identity() -> str:
+    """A lease owner name unique to this execution (host, pid, random)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+class Pipeline:
+    """Runs invocations against the catalog, the store and the throttle."""
+
+    def __init__(
+        self,
+        *,
+        catalog: Catalog,
+        store: Store,
+        settings: Settings,
+        throttle: Throttle,
+        transports: Mapping[str, httpx.BaseTransport] | None = None,
+        clock: Callable[[], datetime] = utcnow,
+        rng: Callable[[], float] = random.random,
+    ) -> None:
+        self.catalog = catalog
+        self.store = store
+        self.settings = settings
+        self.throttle = throttle
+        self.transports = dict(transports or {})
+        self._clock = clock
+        self._rng = rng
+        self.ledger = Ledger(
+            store.sessions,
+            lease_seconds=settings.lease_seconds,
+            clock=clock,
+            outcome_unknown_payload=self._outcome_unknown_payload,
+        )
+        self._modules: dict[str, IntegrationModule] = {
+            action_id: module
+            for module in catalog.modules.list()
+            for action_id in module.allowed_action_ids
+        }
+
+    # -- lookups shared with the enqueue API ----------------------------------------
+
+    def module_of(self, spec: AnyActionSpec) -> IntegrationModule | None:
+        return self._modules.get(spec.id)
+
+    def provider_of(self, spec: AnyActionSpec) -> str:
+        """The task/queue an action runs on: its module's provider, else ``core``."""
+        module = self.module_of(spec)
+        return module.provider if module else CORE_PROVIDER
+
+    def resolve(self, action_id: str, version: int | None) -> AnyActionSpec:
+        """The spec, or UnknownAction."""
+        spec = (
+            self.catalog.actions.find(action_id, version)
+            if version is not None
+            else (
+                self.catalog.actions.latest(action_id)
+                if self.catalog.actions.has_id(action_id)
+                else None
+            )
+        )
+        if spec is None:
+            label = action_id if version is None else f"{action_id}@{version}"
+            raise UnknownAction(f"Unknown action {label}", details={"action_id": action_id})
+        return spec
+
+    def validate_input(self, spec: AnyActionSpec, raw: Any) -> BaseModel:
+        """The validated input model, or VALIDATION_ERROR naming the field."""
+        if not isinstance(raw, dict):
+            raise ValidationFailed("input must be a JSON object", field="input")
+        try:
+            model: BaseModel = spec.input_model.model_validate(raw)
+        except ValidationError as exc:
+            raise validation_failure(exc) from None
+        return model
+
+    def reject(self, error: ActionFailure, action_id: str, step_path: str | None) -> Rejected:
+        return Rejected(
+            failure_payload(
+                error,
+                action_id=action_id,
+                step_path=step_path,
+                at=self._clock(),
+                redactor=Redactor(),
+            )
+        )
+
+    # -- the invocation ----------------------------------------------------------------
+
+    def execute(self, req: TaskRequest, owner: str | None = None) -> Outcome:
+        """Run (or replay, or defer) one delivery of a task."""
+        owner = owner or worker_identity()
+        try:
+            spec = self.resolve(req.action_id, req.version)
+            if req.provider is not None and req.provider != self.provider_of(spec):
+                raise ValidationFailed(
+                    f"{spec.key} runs on task patchbay.run.{self.provider_of(spec)}, "
+                    f"not patchbay.run.{req.provider}",
+                    field="action_id",
+                )
+            model = self.validate_input(spec, req.input)
+            with self.store.sessions() as session:
+                if get_tenant(session, req.tenant_id) is None:
+                    raise ValidationFailed(f"unknown tenant {req.tenant_id!r}", field="tenant_id")
+        except ActionFailure as error:
+            return self.reject(error, req.action_id, req.step_path)
+
+        data = model.model_dump(mode="json")
+        claim_req = ClaimRequest(
+            tenant_id=req.tenant_id,
+            key=req.key,
+            action_id=spec.id,
+            action_version=spec.version,
+            input_json=data,
+            input_hash=input_hash(data),
+            run_id=req.run_id,
+            step_path=req.step_path,
+            side_effectful=spec.side_effectful,
+            safe_to_repeat=spec.safe_to_repeat,
+            max_attempts=self.settings.max_attempts,
+        )
+        claim = self.ledger.claim(claim_req, owner)
+        match claim:
+            case Done(row):
+                return Finished(row, replayed=True)
+            case Abandoned(row, _reason):
+                return Finished(row)
+            case InputConflict(row):
+                return self.reject(
+                    IdempotencyConflict(
+                        f"idempotency key {req.key!r} was first used with a different input",
+                        details={"existing_action": f"{row.action_id}@{row.action_version}"},
+                    ),
+                    spec.id,
+                    req.step_path,
+                )
+            case Busy(row, retry_in):
+                return Reschedule(self._cap(retry_in + 1.0), "busy", row, {})
+            case NotDue(row):
+                return Dropped("the step is waiting and its re-check is already scheduled", row)
+            case Run():
+                return self._run(spec, model, claim, owner)
+        raise AssertionError(f"unhandled claim {claim!r}")  # pragma: no cover
+
+    def _run(self, spec: AnyActionSpec, model: BaseModel, claim: Run, owner: str) -> Outcome:
+        row = claim.row
+        redactor = Redactor()
+        gate = InvocationGate(
+            throttle=self.throttle,
+            provider=self.provider_of(spec),
+            tenant_id=row.tenant_id,
+            ledger=self.ledger,
+            row=row,
+            owner=owner,
+            marks_dispatch=spec.side_effectful,
+        )
+        ctx = InvocationContext(
+            tenant_id=row.tenant_id,
+            action_id=spec.id,
+            action_version=spec.version,
+            idempotency_key=row.key,
+            run_id=row.run_id,
+            step_path=row.step_path,
+            attempt=claim.attempt,
+            sessions=self.store.sessions,
+            secrets=self.store.secrets,
+            redactor=redactor,
+            gate=gate,
+            transports=self.transports,
+            clock=self._clock,
+        )
+        log = ctx.logger
+        log.info("step %s (%s)", "check" if claim.phase == "check" else "start", spec.key)
+        try:
+            with LeaseKeeper(self.ledger, row, owner) as keeper:
+                result = self._call(spec, model, claim, ctx)
+            if keeper.lost:
+                raise LeaseLost(row.key)
+        except LeaseLost:
+            log.warning("lease lost: another worker took this step over; dropping this run")
+            return Dropped("lease lost", row)
+        except Exception as exc:
+            return self._failed(spec, row, owner, as_action_failure(exc), gate, redactor, log)
+        return self._returned(spec, row, owner, result, claim, redactor, log)
+
+    def _call(
+        self, spec: AnyActionSpec, model: BaseModel, claim: Run, ctx: InvocationContext
+    ) -> Any:
+        module = self.module_of(spec)
+        if module is not None:
+            with self.store.sessions() as session:
+                available = self.catalog.availability.evaluate(
+                    session, ctx.tenant_id, [module.availability_key]
+                )[module.availability_key]
+            if not available:
+                raise IntegrationInactive(
+                    f"{module.label} integration is not active for this tenant; connect it "
+                    f"with `patchbay connect {module.provider} --tenant {ctx.tenant_id}`",
+                    details={"provider": module.provider},
+                )
+        if claim.phase == "check":
+            if spec.check is None:
+                raise InternalError(f"{spec.key} answered Pending but has no check step")
+            state = dict((claim.row.wait_state or {}).get("state") or {})
+            return spec.check(model, state, ctx)
+        return spec.handler(model, ctx)
+
+    def _returned(
+        self,
+        spec: AnyActionSpec,
+        row: RowSnapshot,
+        owner: str,
+        result: Any,
+        claim: Run,
+        redactor: Redactor,
+        log: logging.LoggerAdapter[logging.Logger],
+    ) -> Outcome:
+        now = self._clock()
+        if isinstance(result, Pending):
+            deadline = row.deadline_at
+            if claim.phase == "start" or deadline is None:
+                timeout = (
+                    result.timeout if result.timeout is not None else self.settings.wait_timeout
+                )
+                deadline = now + timedelta(seconds=timeout)
+            if now >= deadline:
+                timed_out = StepTimeout(
+                    f"{spec.key} did not finish before its deadline "
+                    f"({deadline.isoformat()}); last known state attached",
+                    details={"state": result.state, "note": result.note},
+                )
+                return self._record_failure(spec, row, owner, timed_out, redactor, log)
+            due_in = min(self._cap(result.check_after), max(0.0, (deadline - now).total_seconds()))
+            state = redactor.data(result.state)
+            if not self.ledger.wait(
+                row, owner, kind="check", due_in=due_in, state=state, deadline_at=deadline
+            ):
+                return Dropped("lease lost", row)
+            log.info("waiting on the vendor; next check in %.1fs", due_in)
+            return Reschedule(due_in, "waiting", row, {"note": result.note})
+        try:
+            output = spec.output_model.model_validate(
+                result.model_dump() if isinstance(result, BaseModel) else result
+            )
+        except ValidationError as exc:
+            bad = validation_failure(exc, prefix="output")
+            error = InternalError(bad.message, details=bad.details)
+            return self._record_failure(spec, row, owner, error, redactor, log)
+        stored = redactor.data(output.model_dump(mode="json"))
+        if not self.ledger.succeed(row, owner, stored):
+            return Dropped("lease lost", row)
+        log.info("succeeded")
+        return Finished(self._reread(row))
+
+    def _failed(
+        self,
+        spec: AnyActionSpec,
+        row: RowSnapshot,
+        owner: str,
+        error: ActionFailure,
+        gate: InvocationGate,
+        redactor: Redactor,
+        log: logging.LoggerAdapter[logging.Logger],
+    ) -> Outcome:
+        """The one place an error becomes a retry (with countdown) or a recorded failure."""
+        if isinstance(error, Throttled) and not gate.dispatched:
+            countdown = self._cap((error.retry_after or 1.0) * (1 + 0.2 * self._rng()))
+            if not self.ledger.wait(row, owner, kind="throttled", due_in=countdown):
+                return Dropped("lease lost", row)
+            log.info("throttled; re-scheduled in %.2fs (not an attempt)", countdown)
+            return Reschedule(countdown, "throttled", row, {"retry_after": error.retry_after})
+        risky = gate.dispatched and spec.side_effectful and not spec.safe_to_repeat
+        if risky and not error.outcome_known:
+            error = OutcomeUnknown(
+                f"{spec.key}: the vendor request was sent but its outcome is unknown "
+                f"({error.message}); not repeated automatically",
+                details={"cause": error.code},
+            )
+        elif error.retryable and row.attempt < self.settings.max_attempts:
+            countdown = self.retry_delay(error, row.attempt)
+            payload = self._payload(spec, row, error, redactor)
+            if not self.ledger.wait(row, owner, kind="retry", due_in=countdown, error=payload):
+                return Dropped("lease lost", row)
+            log.info("attempt failed (%s); retry in %.2fs", error.code, countdown)
+            return Reschedule(countdown, "retry", row, {"code": error.code})
+        return self._record_failure(spec, row, owner, error, redactor, log)
+
+    def _record_failure(
+        self,
+        spec: AnyActionSpec,
+        row: RowSnapshot,
+        owner: str,
+        error: ActionFailure,
+        redactor: Redactor,
+        log: logging.LoggerAdapter[logging.Logger],
+    ) -> Outcome:
+        payload = self._payload(spec, row, error, redactor)
+        if not self.ledger.fail(row, owner, payload):
+            return Dropped("lease lost", row)
+        log.info("failed: %s: %s", payload["code"], payload["message"])
+        return Finished(self._reread(row))
+
+    def _payload(
+        self, spec: AnyActionSpec, row: RowSnapshot, error: ActionFailure, redactor: Redactor
+    ) -> dict[str, Any]:
+        return failure_payload(
+            error, action_id=spec.id, step_path=row.step_path, at=self._clock(), redactor=redactor
+        )
+
+    def _outcome_unknown_payload(self, req: ClaimRequest, row: RowSnapshot) -> dict[str, Any]:
+        error = OutcomeUnknown(
+            f"{req.action_id}@{req.action_version}: the worker running attempt {row.attempt} was "
+            "lost after the vendor request was sent; the outcome is unknown and the step is "
+            "not repeated automatically",
+            details={"attempt": row.attempt, "dispatched_at": str(row.dispatched_at)},
+        )
+        return failure_payload(
+            error,
+            action_id=req.action_id,
+            step_path=req.step_path,
+            at=self._clock(),
+            redactor=Redactor(),
+        )
+
+    def _reread(self, row: RowSnapshot) -> RowSnapshot:
+        fresh = self.ledger.get(row.tenant_id, row.key)
+        assert fresh is not None
+        return fresh
+
+    # -- timing ---------------------------------------------------------------------
+
+    def _cap(self, seconds: float) -> float:
+        """Keep countdowns well under the broker's visibility timeout."""
+        return max(0.0, min(seconds, self.settings.visibility_timeout / 2))
+
+    def retry_delay(self, error: ActionFailure, attempt: int) -> float:
+        """Retry-After when the vendor gave one (never sooner), else backoff with jitter."""
+        if error.retry_after is not None:
+            return self._cap(error.retry_after + 0.1 + 0.1 * error.retry_after * self._rng())
+        base = min(
+            self.settings.retry_backoff * 2 ** (attempt - 1), self.settings.retry_backoff_max
+        )
+        return self._cap(base / 2 + base / 2 * self._rng())

@@ -1,0 +1,265 @@
+"""The vendor client base every integration's client builds on.
+
+One status-to-error ladder for all vendors, Retry-After honoured, and one gate
+(throttle token + "dispatched" mark) taken before every outgoing request. A
+client takes ``transport=`` and a base URL and reads no global settings, so
+tests and the sandbox can put a fake vendor behind it.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import time
+from collections.abc import Mapping
+from types import TracebackType
+from typing import Any, ClassVar, Self
+
+import httpx
+
+from catalog.context import RequestGate
+from executor.errors import (
+    ActionFailure,
+    Conflict,
+    IntegrationMisconfigured,
+    NotFound,
+    PermissionDenied,
+    RateLimited,
+    TransientFailure,
+    VendorDetail,
+    VendorError,
+)
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+MAX_VENDOR_MESSAGE = 500
+
+
+def retry_after_seconds(response: httpx.Response, now: float | None = None) -> float | None:
+    """The ``Retry-After`` header in seconds (delta-seconds or an HTTP date), else None."""
+    raw = response.headers.get("retry-after")
+    if raw is None:
+        return None
+    raw = raw.strip()
+    try:
+        return max(0.0, float(raw))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(raw)
+    except (TypeError, ValueError):
+        return None
+    current = time.time() if now is None else now
+    return max(0.0, when.timestamp() - current)
+
+
+def _first_string(data: Any, *paths: tuple[str | int, ...]) -> str | None:
+    for path in paths:
+        node: Any = data
+        for step in path:
+            found = (isinstance(node, list) and isinstance(step, int) and len(node) > step) or (
+                isinstance(node, dict) and isinstance(step, str) and step in node
+            )
+            if not found:
+                node = None
+                break
+            node = node[step]
+        if isinstance(node, str) and node.strip():
+            return node.strip()
+    return None
+
+
+def vendor_message(response: httpx.Response) -> str:
+    """The vendor's own error message, from the common JSON shapes or the text body."""
+    text = response.text
+    try:
+        data = response.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        data = None
+    message = None
+    if isinstance(data, str) and data.strip():
+        message = data.strip()  # DRF-style bare JSON strings
+    elif data is not None:
+        message = _first_string(
+            data,
+            ("message",),
+            ("error_description",),
+            ("error", "message"),
+            ("detail",),
+            ("errors", 0, "message"),
+            ("errors", 0, "detail"),
+            ("resultCode",),
+            ("error",),
+            ("non_field_errors", 0),
+        )
+    if message is None:
+        message = text.strip() or response.reason_phrase or f"HTTP {response.status_code}"
+    if len(message) > MAX_VENDOR_MESSAGE:
+        message = message[:MAX_VENDOR_MESSAGE] + "..."
+    return message
+
+
+def error_for_response(response: httpx.Response, vendor: str) -> ActionFailure:
+    """Map a vendor error response onto the error tree (status + vendor message)."""
+    status = response.status_code
+    message = vendor_message(response)
+    detail = VendorDetail(status=status, message=message)
+    text = f"{vendor} returned {status}: {message}"
+    if status == 401:
+        return IntegrationMisconfigured(
+            f"{vendor} rejected the stored credentials ({status}: {message}); "
+            "reconnect the integration with valid credentials",
+            vendor=detail,
+        )
+    if status == 403:
+        return PermissionDenied(text, vendor=detail)
+    if status == 404:
+        return NotFound(text, vendor=detail)
+    if status == 409:
+        return Conflict(text, vendor=detail)
+    if status == 429:
+        return RateLimited(text, vendor=detail, retry_after=retry_after_seconds(response))
+    if status in (408, 425) or status in (500, 502, 503, 504):
+        return TransientFailure(text, vendor=detail, retry_after=retry_after_seconds(response))
+    return VendorError(text, vendor=detail)
+
+
+class VendorClient:
+    """httpx client base: base URL, optional transport, gate, error ladder.
+
+    Subclasses set ``vendor`` (the name in messages) and override
+    ``auth_headers`` (and may refresh credentials in ``on_unauthorized``).
+    """
+
+    vendor: ClassVar[str] = "vendor"
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        transport: httpx.BaseTransport | None = None,
+        gate: RequestGate | None = None,
+        timeout: float = 30.0,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._gate = gate
+        self._http = httpx.Client(
+            base_url=self.base_url,
+            transport=transport,
+            timeout=timeout,
+            headers={"Accept": "application/json", **(headers or {})},
+        )
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(base_url={self.base_url!r})"
+
+    def auth_headers(self) -> dict[str, str]:
+        """Headers that authenticate a request (none by default)."""
+        return {}
+
+    def send(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        data: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+        mutating: bool | None = None,
+        authenticated: bool = True,
+    ) -> httpx.Response:
+        """One request through the gate; returns any response (errors not raised)."""
+        method = method.upper()
+        if mutating is None:
+            mutating = method not in SAFE_METHODS
+        merged = dict(headers or {})
+        if authenticated:
+            merged.update(self.auth_headers())
+        clean_params = {k: v for k, v in (params or {}).items() if v is not None}
+        request = self._http.build_request(
+            method, path, params=clean_params, json=json, data=data, headers=merged
+        )
+        if self._gate is not None:
+            self._gate.before_request(
+                method, str(request.url.copy_with(query=None)), mutating=mutating
+            )
+        try:
+            return self._http.send(request)
+        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+            # Nothing reached the vendor: always safe to try again.
+            raise TransientFailure(
+                f"{self.vendor} is unreachable ({type(exc).__name__})",
+                details={"url": str(request.url.copy_with(query=None))},
+            ) from None
+        except httpx.TransportError as exc:
+            # The request may have been received: a mutating one has an unknown outcome.
+            raise TransientFailure(
+                f"{self.vendor} did not answer ({type(exc).__name__})",
+                details={"url": str(request.url.copy_with(query=None))},
+                outcome_known=not mutating,
+            ) from None
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        data: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+        mutating: bool | None = None,
+    ) -> httpx.Response:
+        """A request whose error responses are raised as typed errors.
+
+        A 401 gives the subclass one chance to refresh credentials
+        (``on_unauthorized`` returning True) before the request is repeated.
+        """
+        response = self.send(
+            method, path, params=params, json=json, data=data, headers=headers, mutating=mutating
+        )
+        if response.status_code == 401 and self.on_unauthorized(response):
+            response = self.send(
+                method,
+                path,
+                params=params,
+                json=json,
+                data=data,
+                headers=headers,
+                mutating=mutating,
+            )
+        if response.is_error:
+            raise error_for_response(response, self.vendor)
+        return response
+
+    def request_json(self, method: str, path: str, **kwargs: Any) -> Any:
+        """``request`` and decode the JSON body (None for an empty body)."""
+        response = self.request(method, path, **kwargs)
+        if not response.content:
+            return None
+        try:
+            return response.json()
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            raise VendorError(
+                f"{self.vendor} answered {response.status_code} with a body that is not JSON",
+                vendor=VendorDetail(response.status_code, response.text[:MAX_VENDOR_MESSAGE]),
+            ) from None
+
+    def on_unauthorized(self, response: httpx.Response) -> bool:
+        """Refresh credentials after a 401; True to repeat the request once."""
+        return False

@@ -1,0 +1,177 @@
+"""A small integration against sandbox.widgets.FakeWidgets, for the executor's tests.
+
+Shaped like a real integration (client, models, handlers, register), so the
+executor is tested through the same seams the vendor modules use.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import select
+
+from catalog.actions import ActionRegistry, ActionSpec, ActionUI
+from catalog.availability import rmm_integration_availability
+from catalog.context import ActionContext, Pending
+from catalog.modules import IntegrationModule
+from catalog.registration import Catalog, register_integration_module
+from executor.errors import IntegrationMisconfigured
+from integrations._http import VendorClient
+from store.models import RmmIntegration
+
+PROVIDER = "widgets"
+SECRET = "widgets_api_key"
+
+
+class WidgetsClient(VendorClient):
+    vendor = "Widgets"
+
+    def __init__(self, base_url: str, api_key: str, **kwargs: Any) -> None:
+        super().__init__(base_url, **kwargs)
+        self._api_key = api_key
+
+    def auth_headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self._api_key}"}
+
+
+def client_for(ctx: ActionContext) -> WidgetsClient:
+    with ctx.session() as session:
+        url = session.scalar(
+            select(RmmIntegration.instance_url).where(
+                RmmIntegration.tenant == ctx.tenant_id, RmmIntegration.provider == PROVIDER
+            )
+        )
+    key = ctx.secret(SECRET)
+    if key is None or not url:
+        raise IntegrationMisconfigured(f"Widgets needs an instance URL and the {SECRET} secret")
+    return WidgetsClient(
+        url, key.get_secret_value(), transport=ctx.transport(PROVIDER), gate=ctx.gate
+    )
+
+
+class CreateWidgetInput(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=200)
+    color: str | None = None
+
+
+class WidgetOutput(BaseModel):
+    widget_id: str
+    name: str
+    color: str | None = None
+
+
+def create_widget(inp: CreateWidgetInput, ctx: ActionContext) -> WidgetOutput:
+    with client_for(ctx) as client:
+        body = client.request_json("POST", "/v1/widgets", json=inp.model_dump(exclude_none=True))
+    return WidgetOutput(widget_id=body["id"], name=body["name"], color=body.get("color"))
+
+
+class GetWidgetInput(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    widget_id: str
+
+
+def get_widget(inp: GetWidgetInput, ctx: ActionContext) -> WidgetOutput:
+    with client_for(ctx) as client:
+        body = client.request_json("GET", f"/v1/widgets/{inp.widget_id}")
+    return WidgetOutput(widget_id=body["id"], name=body["name"], color=body.get("color"))
+
+
+class RunJobInput(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    duration: float = Field(ge=0, le=3600)
+    check_every: float = Field(default=0.5, gt=0)
+    timeout: float | None = Field(default=None, gt=0)
+
+
+class JobOutput(BaseModel):
+    job_id: str
+    status: str
+    output: str | None
+
+
+def start_job(inp: RunJobInput, ctx: ActionContext) -> JobOutput | Pending:
+    with client_for(ctx) as client:
+        body = client.request_json("POST", "/v1/jobs", json={"duration": inp.duration})
+    return Pending(
+        check_after=inp.check_every, state={"job_id": body["job_id"]}, timeout=inp.timeout
+    )
+
+
+def check_job(inp: RunJobInput, state: dict[str, Any], ctx: ActionContext) -> JobOutput | Pending:
+    with client_for(ctx) as client:
+        body = client.request_json("GET", f"/v1/jobs/{state['job_id']}")
+    if body["status"] != "succeeded":
+        return Pending(check_after=inp.check_every, state=state)
+    return JobOutput(job_id=body["job_id"], status=body["status"], output=body.get("output"))
+
+
+CREATE = ActionSpec(
+    id="widgets.widgets.create",
+    version=1,
+    input_model=CreateWidgetInput,
+    output_model=WidgetOutput,
+    handler=create_widget,
+    side_effectful=True,
+    ui=ActionUI(label="Create widget", category="Widgets", icon="widgets"),
+)
+CREATE_SAFE = ActionSpec(
+    id="widgets.widgets.create_idempotent",
+    version=1,
+    input_model=CreateWidgetInput,
+    output_model=WidgetOutput,
+    handler=create_widget,
+    side_effectful=True,
+    safe_to_repeat=True,
+    ui=ActionUI(label="Create widget (safe to repeat)", category="Widgets", icon="widgets"),
+)
+GET = ActionSpec(
+    id="widgets.widgets.get",
+    version=1,
+    input_model=GetWidgetInput,
+    output_model=WidgetOutput,
+    handler=get_widget,
+    side_effectful=False,
+    ui=ActionUI(label="Get widget", category="Widgets", icon="widgets"),
+)
+RUN_JOB = ActionSpec(
+    id="widgets.jobs.run",
+    version=1,
+    input_model=RunJobInput,
+    output_model=JobOutput,
+    handler=start_job,
+    check=check_job,
+    side_effectful=True,
+    ui=ActionUI(label="Run job", category="Widgets", icon="widgets"),
+)
+
+
+def register_actions(actions: ActionRegistry) -> None:
+    for spec in (CREATE, CREATE_SAFE, GET, RUN_JOB):
+        actions.register(spec)
+
+
+def register(catalog: Catalog, *, rate_limit: str | None = None) -> None:
+    register_integration_module(
+        catalog,
+        module=IntegrationModule(
+            group_key=f"app:{PROVIDER}",
+            label="Widgets",
+            description="Test vendor.",
+            icon_token="widgets",
+            default_action_id=CREATE.id,
+            allowed_action_ids=(CREATE.id, CREATE_SAFE.id, GET.id, RUN_JOB.id),
+            availability_key=f"rmm:{PROVIDER}",
+            rate_limit=rate_limit,
+        ),
+        availability=rmm_integration_availability(PROVIDER),
+        register_actions=register_actions,
+    )
+
+
+def widgets_catalog(rate_limit: str | None = None) -> Catalog:
+    catalog = Catalog()
+    register(catalog, rate_limit=rate_limit)
+    return catalog
