@@ -67,7 +67,14 @@ def config(settings: Settings | None = None, catalog: Catalog | None = None) -> 
 
         catalog = build_catalog()
     visibility = int(settings.visibility_timeout)
-    transport_options: dict[str, Any] = {"visibility_timeout": visibility}
+    transport_options: dict[str, Any] = {
+        "visibility_timeout": visibility,
+        # How often a worker looks for messages whose worker died (unacked past
+        # the visibility timeout). Kombu's default sweep is every 100 s; a
+        # quarter of the timeout (at most a minute) bounds recovery time.
+        "unacked_restore_interval": max(1, min(60, visibility // 4)),
+        "unacked_restore_throttle": 1,
+    }
     if settings.broker_url.startswith("memory://"):
         # The default polling interval makes every in-process task wait ~0.5 s.
         transport_options["polling_interval"] = 0.005

@@ -7,6 +7,7 @@ protocols, so no integration imports the executor or Celery.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -77,6 +78,17 @@ class ActionContext(Protocol):
 
     def set_secret(self, name: str, value: str | SecretStr) -> None:
         """Replace a tenant secret (e.g. a rotated OAuth token)."""
+        ...
+
+    def update_secret(
+        self, name: str, update: Callable[[SecretStr | None], str | None]
+    ) -> SecretStr | None:
+        """Read-modify-write a secret while every other worker's update of it waits.
+
+        ``update`` receives the current value (freshly read under the lock) and
+        returns a replacement, or None to keep it. For token refresh: if another
+        worker already refreshed, return None and use what it stored.
+        """
         ...
 
     def transport(self, provider: str) -> httpx.BaseTransport | None:

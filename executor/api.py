@@ -18,7 +18,6 @@ from executor.app import ExecutorRuntime, kwargs_repr
 from executor.errors import IdempotencyConflict, ValidationFailed
 from executor.ledger import input_hash
 from executor.results import InvocationResult, outcome_from_row
-from store.tenants import get_tenant
 
 KEY_PATTERN = re.compile(r"^[^\x00-\x1f\x7f]{1,512}$")
 
@@ -85,9 +84,6 @@ class Executor:
         pipeline = self.runtime.pipeline
         spec = pipeline.resolve(action_id, version)
         model = pipeline.validate_input(spec, input)
-        with self.runtime.store.sessions() as session:
-            if get_tenant(session, tenant_id) is None:
-                raise ValidationFailed(f"unknown tenant {tenant_id!r}", field="tenant_id")
         key = idempotency_key
         if key is None and run_id is not None and step_path is not None:
             key = derive_key(run_id, step_path, spec.id, spec.version)
@@ -105,7 +101,9 @@ class Executor:
                 field="idempotency_key",
             )
         data = model.model_dump(mode="json")
-        existing = pipeline.ledger.get(tenant_id, key)
+        tenant_known, existing = pipeline.ledger.lookup(tenant_id, key)
+        if not tenant_known:
+            raise ValidationFailed(f"unknown tenant {tenant_id!r}", field="tenant_id")
         if existing is not None:
             if existing.input_hash != input_hash(data):
                 raise IdempotencyConflict(

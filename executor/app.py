@@ -22,6 +22,7 @@ import httpx
 import redis
 from celery import Celery, Task
 from celery.exceptions import Ignore
+from sqlalchemy.exc import DBAPIError
 
 import celeryconfig
 from catalog.bootstrap import build_catalog
@@ -119,7 +120,12 @@ class ExecutorRuntime:
             provider: RateLimit.parse(text)
             for provider, text in celeryconfig.rate_limits(self.settings, self.catalog).items()
         }
-        return Throttle(backend, limits, max_wait=self.settings.throttle_max_wait)
+        return Throttle(
+            backend,
+            limits,
+            max_wait=self.settings.throttle_max_wait,
+            max_reserve=self.settings.visibility_timeout / 4,
+        )
 
     def close(self) -> None:
         """Release database connections (the Celery app needs no closing)."""
@@ -162,7 +168,15 @@ class ExecutorRuntime:
                 step_path=step_path,
                 provider=provider,
             )
-            outcome = runtime.pipeline.execute(request, worker_identity())
+            try:
+                outcome = runtime.pipeline.execute(request, worker_identity())
+            except DBAPIError as exc:
+                if not exc.connection_invalidated:
+                    raise
+                # The database connection dropped mid-step; the pool has been
+                # refreshed. The ledger decides what the retry may do.
+                logger.warning("database connection lost running %s; retrying", key)
+                raise task.retry(countdown=1.0, max_retries=None) from None
             return runtime._settle(task, provider, request, outcome)
 
         app.task(
@@ -207,7 +221,16 @@ class ExecutorRuntime:
                     self._event(task, "task-throttled", common, retry_in=round(countdown, 3))
                 elif reason == "waiting":
                     self._event(task, "task-waiting", common, check_in=round(countdown, 3))
-                raise task.retry(countdown=countdown, max_retries=None)
+                # Re-sent messages need the safe repr again, or Flower shows raw input.
+                retry: Any = task.retry  # celery-types omits the publish options
+                raise retry(
+                    countdown=countdown,
+                    max_retries=None,
+                    argsrepr="()",
+                    kwargsrepr=kwargs_repr(
+                        request.action_id, request.version, request.tenant_id, request.key
+                    ),
+                )
             case Dropped(reason, _row):
                 logger.info("dropped duplicate delivery of %s: %s", request.key, reason)
                 raise Ignore()

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, MutableMapping
 from contextlib import contextmanager
 from datetime import datetime
+from typing import Any
 
 import httpx
 from pydantic import SecretStr
@@ -15,13 +17,29 @@ from sqlalchemy.orm import Session, sessionmaker
 from executor.ledger import Ledger, RowSnapshot
 from executor.payload import Redactor
 from executor.throttle import Throttle
-from store.secrets import SecretStore
+from store.secrets import ChainedSecretStore
 
 logger = logging.getLogger("patchbay.executor")
 
 # Once a step has sent a mutating request it must not be re-run from the start
 # for want of a throttle token; later requests of the same step wait this long.
 DISPATCHED_MAX_WAIT = 120.0
+
+
+class StepLogger(logging.LoggerAdapter[logging.Logger]):
+    """Log lines that carry tenant, action, key and attempt, as fields and in the text.
+
+    The fields (``record.tenant`` ...) serve structured handlers; the suffix
+    keeps them visible under Celery's plain worker log format.
+    """
+
+    def process(
+        self, msg: Any, kwargs: MutableMapping[str, Any]
+    ) -> tuple[Any, MutableMapping[str, Any]]:
+        fields = dict(self.extra or {})
+        kwargs["extra"] = {**fields, **kwargs.get("extra", {})}
+        suffix = " ".join(f"{k}={v}" for k, v in fields.items())
+        return f"{msg} [{suffix}]", kwargs
 
 
 class LeaseLost(Exception):
@@ -41,8 +59,10 @@ class InvocationGate:
         row: RowSnapshot,
         owner: str,
         marks_dispatch: bool,
+        reserved_at: float | None = None,
     ) -> None:
         self._throttle = throttle
+        self._reserved_at = reserved_at
         self._provider = provider
         self._tenant_id = tenant_id
         self._ledger = ledger
@@ -54,10 +74,17 @@ class InvocationGate:
         self.throttle_wait = 0.0
 
     def before_request(self, method: str, url: str, *, mutating: bool) -> None:
-        max_wait = DISPATCHED_MAX_WAIT if self.dispatched else None
-        self.throttle_wait += self._throttle.acquire(
-            self._provider, self._tenant_id, max_wait=max_wait
-        )
+        if self._reserved_at is not None:
+            # An earlier delivery of this step reserved the slot: use it.
+            self.throttle_wait += self._throttle.wait_for(
+                self._provider, self._tenant_id, self._reserved_at
+            )
+            self._reserved_at = None
+        else:
+            max_wait = DISPATCHED_MAX_WAIT if self.dispatched else None
+            self.throttle_wait += self._throttle.acquire(
+                self._provider, self._tenant_id, max_wait=max_wait
+            )
         if mutating and self._marks_dispatch and not self.dispatched:
             if not self._ledger.mark_dispatched(self._row, self._owner):
                 raise LeaseLost(self._row.key)
@@ -79,7 +106,7 @@ class InvocationContext:
         step_path: str | None,
         attempt: int,
         sessions: sessionmaker[Session],
-        secrets: SecretStore,
+        secrets: ChainedSecretStore,
         redactor: Redactor,
         gate: InvocationGate,
         transports: Mapping[str, httpx.BaseTransport],
@@ -98,7 +125,7 @@ class InvocationContext:
         self._secrets = secrets
         self._transports = transports
         self._clock = clock
-        self.logger = logging.LoggerAdapter(
+        self.logger = StepLogger(
             logger,
             {
                 "tenant": tenant_id,
@@ -127,6 +154,22 @@ class InvocationContext:
         self.redactor.add(plain)
         self._secrets.set(self.tenant_id, name, plain)
 
+    def update_secret(
+        self, name: str, update: Callable[[SecretStr | None], str | None]
+    ) -> SecretStr | None:
+        def tracked(current: SecretStr | None) -> str | None:
+            if current is not None:
+                self.redactor.add(current.get_secret_value())
+            new = update(current)
+            if new is not None:
+                self.redactor.add(new)
+            return new
+
+        value = self._secrets.database.update_locked(self.tenant_id, name, tracked)
+        if value is not None:
+            self.redactor.add(value.get_secret_value())
+        return value
+
     def transport(self, provider: str) -> httpx.BaseTransport | None:
         return self._transports.get(provider)
 
@@ -134,31 +177,62 @@ class InvocationContext:
         return self._clock()
 
 
-class LeaseKeeper:
-    """Renews the lease in the background while a step runs (every third of it)."""
+class LeaseRenewer:
+    """One background thread per ledger renewing the leases of every running step.
 
-    def __init__(self, ledger: Ledger, row: RowSnapshot, owner: str) -> None:
+    Each step registers its (row, owner) while it runs; every third of the
+    lease the thread extends them all. A lease found lost is flagged so the
+    step drops its result instead of overwriting another worker's.
+    """
+
+    def __init__(self, ledger: Ledger) -> None:
         self._ledger = ledger
-        self._row = row
-        self._owner = owner
-        self._stop = threading.Event()
-        self.lost = False
-        self._thread = threading.Thread(target=self._run, name=f"lease:{row.key}"[:60], daemon=True)
+        self._lock = threading.Lock()
+        self._active: dict[int, tuple[RowSnapshot, str, LeaseHandle]] = {}
+        self._thread: threading.Thread | None = None
+        self._wake = threading.Event()
+        self._tokens = itertools.count()
 
-    def __enter__(self) -> LeaseKeeper:
-        self._thread.start()
-        return self
+    def hold(self, row: RowSnapshot, owner: str) -> LeaseHandle:
+        """Start renewing ``row``'s lease; use the handle as a context manager."""
+        handle = LeaseHandle(self, next(self._tokens))
+        with self._lock:
+            self._active[handle.token] = (row, owner, handle)
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(
+                    target=self._run, name="patchbay-lease-renewer", daemon=True
+                )
+                self._thread.start()
+        return handle
 
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
+    def release(self, token: int) -> None:
+        with self._lock:
+            self._active.pop(token, None)
 
     def _run(self) -> None:
         interval = max(0.05, self._ledger.lease.total_seconds() / 3)
-        while not self._stop.wait(interval):
-            try:
-                if not self._ledger.renew(self._row, self._owner):
-                    self.lost = True
-                    return
-            except Exception:  # a database blip: the next round retries
-                logger.warning("lease renewal failed for %s", self._row.key, exc_info=True)
+        while True:
+            self._wake.wait(interval)
+            with self._lock:
+                held = list(self._active.values())
+            for row, owner, handle in held:
+                try:
+                    if not self._ledger.renew(row, owner):
+                        handle.lost = True
+                except Exception:  # a database blip: the next round retries
+                    logger.warning("lease renewal failed for %s", row.key, exc_info=True)
+
+
+class LeaseHandle:
+    """A registered lease; ``lost`` turns True if another worker took the step."""
+
+    def __init__(self, renewer: LeaseRenewer, token: int) -> None:
+        self._renewer = renewer
+        self.token = token
+        self.lost = False
+
+    def __enter__(self) -> LeaseHandle:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._renewer.release(self.token)

@@ -159,6 +159,11 @@ class TransientFailure(TransientError):
 
 
 class Throttled(TransientError):
-    """No throttle token within the short wait; ``retry_after`` says when to try again."""
+    """No throttle token within the short wait; ``retry_after`` says when to try again.
+
+    ``reserved_at`` (epoch seconds) is set when a later slot is held for this
+    step: it runs then and uses that slot instead of asking again.
+    """
 
     default_code = "RATE_LIMITED"
+    reserved_at: float | None = None

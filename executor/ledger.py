@@ -35,10 +35,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import Update, select, update
+from sqlalchemy import Engine, Update, and_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session, sessionmaker
 
+from store.models import Tenant
 from store.models import WorkflowActionInvocation as Row
 from store.types import utcnow
 
@@ -99,40 +99,47 @@ class RowSnapshot:
         return self.completed_at is not None
 
     @classmethod
-    def of(cls, row: Row) -> RowSnapshot:
+    def of(cls, row: Any) -> RowSnapshot:
+        """From a ``RETURNING``/``SELECT`` result row of the table's columns."""
+        m = row._mapping
         return cls(
-            invocation_id=row.invocation_id,
-            tenant_id=row.tenant,
-            key=row.idempotency_key,
-            action_id=row.action_id,
-            action_version=row.action_version,
-            run_id=row.run_id,
-            step_path=row.step_path,
-            status=row.status,
-            attempt=row.attempt,
-            input_hash=row.input_hash,
-            output=row.output_json,
-            error=row.error_json,
-            wait_state=row.wait_state,
-            dispatched_at=row.dispatched_at,
-            lease_owner=row.lease_owner,
-            lease_expires_at=row.lease_expires_at,
-            next_check_at=row.next_check_at,
-            deadline_at=row.deadline_at,
-            created_at=row.created_at,
-            started_at=row.started_at,
-            completed_at=row.completed_at,
+            invocation_id=m["invocation_id"],
+            tenant_id=m["tenant"],
+            key=m["idempotency_key"],
+            action_id=m["action_id"],
+            action_version=m["action_version"],
+            run_id=m["run_id"],
+            step_path=m["step_path"],
+            status=m["status"],
+            attempt=m["attempt"],
+            input_hash=m["input_hash"],
+            output=m["output_json"],
+            error=m["error_json"],
+            wait_state=m["wait_state"],
+            dispatched_at=m["dispatched_at"],
+            lease_owner=m["lease_owner"],
+            lease_expires_at=m["lease_expires_at"],
+            next_check_at=m["next_check_at"],
+            deadline_at=m["deadline_at"],
+            created_at=m["created_at"],
+            started_at=m["started_at"],
+            completed_at=m["completed_at"],
         )
 
 
 @dataclass(frozen=True)
 class Run:
-    """This worker holds the lease: run the step (or its check)."""
+    """This worker holds the lease: run the step (or its check).
+
+    ``reserved_at``: a throttle slot (epoch seconds) held for this step when an
+    earlier delivery was deferred; its first vendor request uses it.
+    """
 
     row: RowSnapshot
     attempt: int
     phase: Literal["start", "check"]
     takeover: bool = False
+    reserved_at: float | None = None
 
 
 @dataclass(frozen=True)
@@ -178,19 +185,30 @@ Claim = Run | Done | Busy | NotDue | InputConflict | Abandoned
 _MAX_CLAIM_ROUNDS = 8
 
 
+_TABLE = Row.__table__
+_COLUMNS = tuple(_TABLE.c)
+
+
 class Ledger:
-    """Reads and transitions ledger rows; every write is its own short transaction."""
+    """Reads and transitions ledger rows; every write is one short statement.
+
+    Core statements with ``RETURNING`` (PostgreSQL and SQLite >= 3.35): each
+    transition is one round trip that also yields the new row.
+    """
 
     def __init__(
         self,
-        sessions: sessionmaker[Session],
+        engine: Engine,
         *,
         lease_seconds: float,
         clock: Callable[[], datetime] = utcnow,
         outcome_unknown_payload: Callable[[ClaimRequest, RowSnapshot], dict[str, Any]]
         | None = None,
     ) -> None:
-        self._sessions = sessions
+        self._engine = engine
+        self._insert_fn = (
+            postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
+        )
         self.lease = timedelta(seconds=lease_seconds)
         self._clock = clock
         self._unknown_payload = outcome_unknown_payload
@@ -199,22 +217,37 @@ class Ledger:
 
     def get(self, tenant_id: str, key: str) -> RowSnapshot | None:
         """The row for ``key``, or None."""
-        with self._sessions() as session:
-            row = session.scalar(
-                select(Row).where(Row.tenant == tenant_id, Row.idempotency_key == key)
-            )
-            return None if row is None else RowSnapshot.of(row)
+        query = select(*_COLUMNS).where(Row.tenant == tenant_id, Row.idempotency_key == key)
+        with self._engine.connect() as conn:
+            row = conn.execute(query).first()
+        return None if row is None else RowSnapshot.of(row)
+
+    def lookup(self, tenant_id: str, key: str) -> tuple[bool, RowSnapshot | None]:
+        """Whether the tenant exists, and the row for ``key``: one query for both."""
+        query = (
+            select(Tenant.tenant.label("known_tenant"), *_COLUMNS)
+            .select_from(Tenant)
+            .outerjoin(Row, and_(Row.tenant == Tenant.tenant, Row.idempotency_key == key))
+            .where(Tenant.tenant == tenant_id)
+        )
+        with self._engine.connect() as conn:
+            found = conn.execute(query).first()
+        if found is None:
+            return False, None
+        if found._mapping["invocation_id"] is None:
+            return True, None
+        return True, RowSnapshot.of(found)
 
     def list(
         self, tenant_id: str, *, run_id: str | None = None, limit: int = 200
     ) -> list[RowSnapshot]:
         """Rows of a tenant (optionally one run), newest first."""
-        query = select(Row).where(Row.tenant == tenant_id)
+        query = select(*_COLUMNS).where(Row.tenant == tenant_id)
         if run_id is not None:
             query = query.where(Row.run_id == run_id)
         query = query.order_by(Row.created_at.desc(), Row.idempotency_key).limit(limit)
-        with self._sessions() as session:
-            return [RowSnapshot.of(r) for r in session.scalars(query)]
+        with self._engine.connect() as conn:
+            return [RowSnapshot.of(r) for r in conn.execute(query)]
 
     # -- claim ------------------------------------------------------------------
 
@@ -252,20 +285,15 @@ class Ledger:
             "started_at": now,
             "updated_at": now,
         }
-        with self._sessions.begin() as session:
-            dialect = session.get_bind().dialect.name
-            insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-            stmt = (
-                insert(Row)
-                .values(**values)
-                .on_conflict_do_nothing(index_elements=["tenant", "idempotency_key"])
-                .returning(Row.invocation_id)
-            )
-            if session.scalar(stmt) is None:
-                return None
-            row = session.get(Row, (req.tenant_id, values["invocation_id"]))
-            assert row is not None
-            return RowSnapshot.of(row)
+        stmt = (
+            self._insert_fn(Row)
+            .values(**values)
+            .on_conflict_do_nothing(index_elements=["tenant", "idempotency_key"])
+            .returning(*_COLUMNS)
+        )
+        with self._engine.begin() as conn:
+            row = conn.execute(stmt).first()
+        return None if row is None else RowSnapshot.of(row)
 
     def _decide(
         self, req: ClaimRequest, row: RowSnapshot, owner: str, now: datetime
@@ -285,11 +313,16 @@ class Ledger:
         if row.status == "WAITING":
             if row.next_check_at is not None and row.next_check_at > now + timedelta(seconds=1):
                 return NotDue(row)
-            kind = (row.wait_state or {}).get("kind")
+            wait_state = row.wait_state or {}
+            kind = wait_state.get("kind")
             if kind == "check":
                 return self._take(row, owner, now, attempt=row.attempt, phase="check")
             attempt = row.attempt + 1 if kind == "retry" else row.attempt
-            return self._take(row, owner, now, attempt=attempt, phase="start")
+            taken = self._take(row, owner, now, attempt=attempt, phase="start")
+            reserved = (wait_state.get("state") or {}).get("reserved_at")
+            if taken is not None and kind == "throttled" and reserved is not None:
+                return Run(taken.row, taken.attempt, taken.phase, reserved_at=float(reserved))
+            return taken
         # STARTED
         if row.lease_expires_at is not None and row.lease_expires_at > now:
             return Busy(row, (row.lease_expires_at - now).total_seconds())
@@ -318,10 +351,11 @@ class Ledger:
             return stmt.where(Row.lease_expires_at.is_(None))
         return stmt.where(Row.lease_expires_at == row.lease_expires_at)
 
-    def _apply(self, stmt: Update) -> bool:
-        with self._sessions.begin() as session:
-            result = session.execute(stmt)
-        return bool(getattr(result, "rowcount", 0))
+    def _apply(self, stmt: Update) -> RowSnapshot | None:
+        """Run a guarded UPDATE; the new row, or None if the guard did not match."""
+        with self._engine.begin() as conn:
+            row = conn.execute(stmt.returning(*_COLUMNS)).first()
+        return None if row is None else RowSnapshot.of(row)
 
     def _lease_values(self, owner: str, now: datetime) -> dict[str, Any]:
         return {
@@ -344,10 +378,9 @@ class Ledger:
         values = self._lease_values(owner, now) | {"attempt": attempt, "next_check_at": None}
         if phase == "start":
             values |= {"dispatched_at": None, "wait_state": None, "started_at": now}
-        if not self._apply(self._guarded(row).values(**values)):
+        fresh = self._apply(self._guarded(row).values(**values))
+        if fresh is None:
             return None
-        fresh = self.get(row.tenant_id, row.key)
-        assert fresh is not None
         return Run(fresh, attempt=attempt, phase=phase, takeover=takeover)
 
     def _restart(self, row: RowSnapshot, owner: str, now: datetime, *, attempt: int) -> Run | None:
@@ -361,10 +394,9 @@ class Ledger:
             started_at=now,
             completed_at=None,
         )
-        if not self._apply(stmt):
+        fresh = self._apply(stmt)
+        if fresh is None:
             return None
-        fresh = self.get(row.tenant_id, row.key)
-        assert fresh is not None
         return Run(fresh, attempt=attempt, phase="start")
 
     def _abandon(
@@ -388,10 +420,9 @@ class Ledger:
             completed_at=now,
             updated_at=now,
         )
-        if not self._apply(stmt):
+        fresh = self._apply(stmt)
+        if fresh is None:
             return None
-        fresh = self.get(row.tenant_id, row.key)
-        assert fresh is not None
         return Abandoned(fresh, reason)
 
     # -- transitions by the lease holder -----------------------------------------
@@ -407,21 +438,23 @@ class Ledger:
     def renew(self, row: RowSnapshot, owner: str) -> bool:
         """Extend the lease; False if it was lost (another worker took over)."""
         now = self._clock()
-        return self._apply(
-            self._owned(row, owner).values(lease_expires_at=now + self.lease, updated_at=now)
-        )
+        stmt = self._owned(row, owner).values(lease_expires_at=now + self.lease, updated_at=now)
+        with self._engine.begin() as conn:
+            return bool(conn.execute(stmt).rowcount)
 
     def mark_dispatched(self, row: RowSnapshot, owner: str) -> bool:
         """Record, before a mutating vendor request, that it may reach the vendor."""
         now = self._clock()
-        return self._apply(
+        stmt = (
             self._owned(row, owner)
             .where(Row.dispatched_at.is_(None))
             .values(dispatched_at=now, updated_at=now)
         )
+        with self._engine.begin() as conn:
+            return bool(conn.execute(stmt).rowcount)
 
-    def succeed(self, row: RowSnapshot, owner: str, output: dict[str, Any]) -> bool:
-        """Final SUCCEEDED with ``output``."""
+    def succeed(self, row: RowSnapshot, owner: str, output: dict[str, Any]) -> RowSnapshot | None:
+        """Final SUCCEEDED with ``output``; the new row, or None if the lease was lost."""
         now = self._clock()
         return self._apply(
             self._owned(row, owner).values(
@@ -438,8 +471,8 @@ class Ledger:
             )
         )
 
-    def fail(self, row: RowSnapshot, owner: str, payload: dict[str, Any]) -> bool:
-        """Final FAILED with the (already redacted) error payload."""
+    def fail(self, row: RowSnapshot, owner: str, payload: dict[str, Any]) -> RowSnapshot | None:
+        """Final FAILED with the (already redacted) error payload; None if the lease was lost."""
         now = self._clock()
         return self._apply(
             self._owned(row, owner).values(
@@ -465,7 +498,7 @@ class Ledger:
         state: dict[str, Any] | None = None,
         error: dict[str, Any] | None = None,
         deadline_at: datetime | None = None,
-    ) -> bool:
+    ) -> RowSnapshot | None:
         """Release the lease; the step is due again in ``due_in`` seconds."""
         now = self._clock()
         values: dict[str, Any] = {

@@ -22,12 +22,13 @@ from typing import Any, Literal
 
 import httpx
 from pydantic import BaseModel, ValidationError
+from sqlalchemy.exc import IntegrityError
 
 from catalog.actions import AnyActionSpec
 from catalog.context import Pending
 from catalog.modules import IntegrationModule
 from catalog.registration import Catalog
-from executor.context import InvocationContext, InvocationGate, LeaseKeeper, LeaseLost
+from executor.context import InvocationContext, InvocationGate, LeaseLost, LeaseRenewer
 from executor.errors import (
     ActionFailure,
     IdempotencyConflict,
@@ -55,7 +56,6 @@ from executor.payload import Redactor, as_action_failure, failure_payload, valid
 from executor.throttle import Throttle
 from store import Store
 from store.settings import Settings
-from store.tenants import get_tenant
 from store.types import utcnow
 
 logger = logging.getLogger("patchbay.executor")
@@ -144,11 +144,12 @@ class Pipeline:
         self._clock = clock
         self._rng = rng
         self.ledger = Ledger(
-            store.sessions,
+            store.engine,
             lease_seconds=settings.lease_seconds,
             clock=clock,
             outcome_unknown_payload=self._outcome_unknown_payload,
         )
+        self.renewer = LeaseRenewer(self.ledger)
         self._modules: dict[str, IntegrationModule] = {
             action_id: module
             for module in catalog.modules.list()
@@ -216,9 +217,6 @@ class Pipeline:
                     field="action_id",
                 )
             model = self.validate_input(spec, req.input)
-            with self.store.sessions() as session:
-                if get_tenant(session, req.tenant_id) is None:
-                    raise ValidationFailed(f"unknown tenant {req.tenant_id!r}", field="tenant_id")
         except ActionFailure as error:
             return self.reject(error, req.action_id, req.step_path)
 
@@ -236,7 +234,16 @@ class Pipeline:
             safe_to_repeat=spec.safe_to_repeat,
             max_attempts=self.settings.max_attempts,
         )
-        claim = self.ledger.claim(claim_req, owner)
+        try:
+            claim = self.ledger.claim(claim_req, owner)
+        except IntegrityError:
+            # The only foreign key a new ledger row has is its tenant; checking
+            # here instead of up front saves a query on every invocation.
+            return self.reject(
+                ValidationFailed(f"unknown tenant {req.tenant_id!r}", field="tenant_id"),
+                spec.id,
+                req.step_path,
+            )
         match claim:
             case Done(row):
                 return Finished(row, replayed=True)
@@ -270,6 +277,7 @@ class Pipeline:
             row=row,
             owner=owner,
             marks_dispatch=spec.side_effectful,
+            reserved_at=claim.reserved_at,
         )
         ctx = InvocationContext(
             tenant_id=row.tenant_id,
@@ -289,7 +297,7 @@ class Pipeline:
         log = ctx.logger
         log.info("step %s (%s)", "check" if claim.phase == "check" else "start", spec.key)
         try:
-            with LeaseKeeper(self.ledger, row, owner) as keeper:
+            with self.renewer.hold(row, owner) as keeper:
                 result = self._call(spec, model, claim, ctx)
             if keeper.lost:
                 raise LeaseLost(row.key)
@@ -364,10 +372,11 @@ class Pipeline:
             error = InternalError(bad.message, details=bad.details)
             return self._record_failure(spec, row, owner, error, redactor, log)
         stored = redactor.data(output.model_dump(mode="json"))
-        if not self.ledger.succeed(row, owner, stored):
+        done = self.ledger.succeed(row, owner, stored)
+        if done is None:
             return Dropped("lease lost", row)
         log.info("succeeded")
-        return Finished(self._reread(row))
+        return Finished(done)
 
     def _failed(
         self,
@@ -381,8 +390,14 @@ class Pipeline:
     ) -> Outcome:
         """The one place an error becomes a retry (with countdown) or a recorded failure."""
         if isinstance(error, Throttled) and not gate.dispatched:
-            countdown = self._cap((error.retry_after or 1.0) * (1 + 0.2 * self._rng()))
-            if not self.ledger.wait(row, owner, kind="throttled", due_in=countdown):
+            if error.reserved_at is not None:
+                # The slot is held for this step: come back exactly then.
+                countdown = self._cap(error.retry_after or 0.0)
+                state = {"reserved_at": error.reserved_at}
+            else:
+                countdown = self._cap((error.retry_after or 1.0) * (1 + 0.2 * self._rng()))
+                state = {}
+            if not self.ledger.wait(row, owner, kind="throttled", due_in=countdown, state=state):
                 return Dropped("lease lost", row)
             log.info("throttled; re-scheduled in %.2fs (not an attempt)", countdown)
             return Reschedule(countdown, "throttled", row, {"retry_after": error.retry_after})
@@ -412,10 +427,11 @@ class Pipeline:
         log: logging.LoggerAdapter[logging.Logger],
     ) -> Outcome:
         payload = self._payload(spec, row, error, redactor)
-        if not self.ledger.fail(row, owner, payload):
+        done = self.ledger.fail(row, owner, payload)
+        if done is None:
             return Dropped("lease lost", row)
         log.info("failed: %s: %s", payload["code"], payload["message"])
-        return Finished(self._reread(row))
+        return Finished(done)
 
     def _payload(
         self, spec: AnyActionSpec, row: RowSnapshot, error: ActionFailure, redactor: Redactor
@@ -438,11 +454,6 @@ class Pipeline:
             at=self._clock(),
             redactor=Redactor(),
         )
-
-    def _reread(self, row: RowSnapshot) -> RowSnapshot:
-        fresh = self.ledger.get(row.tenant_id, row.key)
-        assert fresh is not None
-        return fresh
 
     # -- timing ---------------------------------------------------------------------
 

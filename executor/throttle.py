@@ -2,13 +2,18 @@
 
 Vendor limits are per account (per tenant credential), not per worker, so the
 bucket lives in Redis when there are several worker processes, and in process
-memory when patchbay runs embedded. Both backends implement ``reserve``:
+memory when patchbay runs embedded. Both backends implement ``reserve``: each
+caller is given the next free slot (the bucket goes negative: slots are
+*reserved* in first-come order, so callers never race for a token):
 
-- if a token is available, or will be within ``max_wait``, the caller gets it
-  (the bucket may go negative: the slot is *reserved* for a moment in the
-  future, which keeps callers in first-come order instead of racing);
-- otherwise nothing is taken and the caller learns how long to wait, so the
-  task can be re-scheduled with a countdown instead of holding a worker slot.
+- a slot within ``max_wait`` is waited for, holding the worker briefly;
+- a later slot (up to ``max_reserve``) stays reserved for the caller, and the
+  step is re-scheduled to run exactly then without holding a worker slot
+  (``Throttled.reserved_at``); when it comes back it uses its slot instead of
+  queueing again. Re-scheduled steps therefore do not cycle through the
+  workers, and other tenants' steps (separate buckets) flow past a backlog;
+- a slot beyond ``max_reserve`` is not taken: the step is re-scheduled and
+  asks again.
 
 Why the bucket holds a single token: a vendor that counts N requests in any
 sliding window W would see ``capacity + rate * W`` requests from a full bucket;
@@ -21,6 +26,8 @@ from __future__ import annotations
 import re
 import threading
 import time
+import uuid
+from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -56,6 +63,11 @@ class RateLimit:
         return 1.0
 
     @property
+    def window_allowance(self) -> int:
+        """Sends allowed in any window by the send log: one short of the vendor's N."""
+        return max(self.requests - 1, 1)
+
+    @property
     def refill_per_second(self) -> float:
         """Tokens per second: ``(N - 1) / W`` with headroom (``N / W`` when N is 1)."""
         steady = max(self.requests - 1, 1)
@@ -67,7 +79,7 @@ class RateLimit:
 
 @dataclass(frozen=True)
 class Reservation:
-    """``granted``: a token is ours after sleeping ``wait`` seconds; else retry after ``wait``."""
+    """``granted``: the slot ``wait`` seconds from now is ours; else nothing was taken."""
 
     granted: bool
     wait: float
@@ -76,7 +88,13 @@ class Reservation:
 class ThrottleBackend(Protocol):
     """Where the buckets live."""
 
-    def reserve(self, key: str, limit: RateLimit, max_wait: float) -> Reservation: ...
+    def reserve(self, key: str, limit: RateLimit, max_reserve: float) -> Reservation:
+        """Take the next slot if it is at most ``max_reserve`` seconds away."""
+        ...
+
+    def admit(self, key: str, limit: RateLimit) -> float:
+        """Record a send now if the last window holds fewer than N - 1; else the wait."""
+        ...
 
 
 class MemoryThrottle:
@@ -86,15 +104,27 @@ class MemoryThrottle:
         self._clock = clock
         self._lock = threading.Lock()
         self._buckets: dict[str, tuple[float, float]] = {}
+        self._sent: dict[str, deque[float]] = {}
 
-    def reserve(self, key: str, limit: RateLimit, max_wait: float) -> Reservation:
+    def admit(self, key: str, limit: RateLimit) -> float:
+        with self._lock:
+            now = self._clock()
+            sent = self._sent.setdefault(key, deque())
+            while sent and sent[0] <= now - limit.per_seconds:
+                sent.popleft()
+            if len(sent) < limit.window_allowance:
+                sent.append(now)
+                return 0.0
+            return max(0.0, sent[0] + limit.per_seconds - now)
+
+    def reserve(self, key: str, limit: RateLimit, max_reserve: float) -> Reservation:
         with self._lock:
             now = self._clock()
             tokens, stamp = self._buckets.get(key, (limit.capacity, now))
             rate = limit.refill_per_second
             tokens = min(limit.capacity, tokens + max(0.0, now - stamp) * rate)
             wait = 0.0 if tokens >= 1 else (1 - tokens) / rate
-            if wait <= max_wait:
+            if wait <= max_reserve:
                 self._buckets[key] = (tokens - 1, now)
                 return Reservation(True, wait)
             self._buckets[key] = (tokens, now)
@@ -108,7 +138,7 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
 local capacity = tonumber(ARGV[1])
 local rate = tonumber(ARGV[2])
-local max_wait = tonumber(ARGV[3])
+local max_reserve = tonumber(ARGV[3])
 local state = redis.call('HMGET', KEYS[1], 'tokens', 'ts')
 local tokens = tonumber(state[1])
 local ts = tonumber(state[2])
@@ -122,28 +152,56 @@ if tokens < 1 then
   wait = (1 - tokens) / rate
 end
 local granted = 0
-if wait <= max_wait then
+if wait <= max_reserve then
   tokens = tokens - 1
   granted = 1
 end
 redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'ts', tostring(now))
-redis.call('PEXPIRE', KEYS[1], math.ceil((capacity + 1 + max_wait * rate) / rate * 1000) + 1000)
+redis.call('PEXPIRE', KEYS[1], math.ceil((capacity + 1 + max_reserve * rate) / rate * 1000) + 1000)
 return {granted, tostring(wait)}
 """
 
 
+# The send log: the timestamps of the last window's requests, so that a slot
+# used late (a re-scheduled step that came back behind time) still cannot put
+# more than N - 1 requests into any window. Returns the wait, "0" when admitted.
+_ADMIT_LUA = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local window = tonumber(ARGV[1])
+local allowance = tonumber(ARGV[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
+local count = redis.call('ZCARD', KEYS[1])
+if count < allowance then
+  redis.call('ZADD', KEYS[1], now, tostring(now) .. ':' .. ARGV[3])
+  redis.call('PEXPIRE', KEYS[1], math.ceil(window * 1000) + 1000)
+  return '0'
+end
+local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+return tostring(math.max(0, tonumber(oldest[2]) + window - now))
+"""
+
+
 class RedisThrottle:
-    """Buckets in Redis, shared by every worker process (one atomic script per request)."""
+    """Buckets in Redis, shared by every worker process (atomic scripts per request)."""
 
     def __init__(self, client: Any, prefix: str = "patchbay:throttle:") -> None:
         self._client = client
         self._prefix = prefix
         self._script = client.register_script(_RESERVE_LUA)
+        self._admit = client.register_script(_ADMIT_LUA)
 
-    def reserve(self, key: str, limit: RateLimit, max_wait: float) -> Reservation:
+    def admit(self, key: str, limit: RateLimit) -> float:
+        wait = self._admit(
+            keys=[f"{self._prefix}{key}:sent"],
+            args=[repr(limit.per_seconds), str(limit.window_allowance), uuid.uuid4().hex],
+        )
+        return float(wait)
+
+    def reserve(self, key: str, limit: RateLimit, max_reserve: float) -> Reservation:
         granted, wait = self._script(
             keys=[self._prefix + key],
-            args=[repr(limit.capacity), repr(limit.refill_per_second), repr(max_wait)],
+            args=[repr(limit.capacity), repr(limit.refill_per_second), repr(max_reserve)],
         )
         return Reservation(bool(int(granted)), float(wait))
 
@@ -151,9 +209,9 @@ class RedisThrottle:
 class Throttle:
     """Takes a token for ``(provider, tenant)`` before each vendor request.
 
-    Sleeps for a short reserved wait; raises ``Throttled`` (with ``retry_after``)
-    when the next token is further away than ``max_wait``. Providers without a
-    configured limit pass straight through.
+    Sleeps for a slot within ``max_wait``; otherwise raises ``Throttled`` with
+    ``retry_after`` (and ``reserved_at`` when the later slot is held for the
+    caller). Providers without a configured limit pass straight through.
     """
 
     def __init__(
@@ -162,12 +220,16 @@ class Throttle:
         limits: Mapping[str, RateLimit],
         *,
         max_wait: float = 1.0,
+        max_reserve: float = 300.0,
         sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.backend = backend
         self.limits = dict(limits)
         self.max_wait = max_wait
+        self.max_reserve = max(max_reserve, max_wait)
         self._sleep = sleep
+        self._clock = clock
 
     def acquire(self, provider: str, tenant_id: str, *, max_wait: float | None = None) -> float:
         """Take a token; returns the seconds slept. Raises Throttled if it is too far off.
@@ -179,14 +241,37 @@ class Throttle:
         if limit is None:
             return 0.0
         wait_limit = self.max_wait if max_wait is None else max_wait
-        reservation = self.backend.reserve(f"{provider}:{tenant_id}", limit, wait_limit)
-        if not reservation.granted:
-            raise Throttled(
-                f"{provider} rate limit ({limit}) reached for tenant {tenant_id}; "
-                f"next slot in {reservation.wait:.1f}s",
-                retry_after=reservation.wait,
-                details={"provider": provider, "limit": str(limit)},
-            )
-        if reservation.wait > 0:
-            self._sleep(reservation.wait)
-        return reservation.wait
+        reservation = self.backend.reserve(
+            f"{provider}:{tenant_id}", limit, max(self.max_reserve, wait_limit)
+        )
+        if reservation.granted and reservation.wait <= wait_limit:
+            if reservation.wait > 0:
+                self._sleep(reservation.wait)
+            return reservation.wait + self._admit(provider, tenant_id, limit)
+        error = Throttled(
+            f"{provider} rate limit ({limit}) reached for tenant {tenant_id}; "
+            f"next slot in {reservation.wait:.1f}s",
+            retry_after=reservation.wait,
+            details={"provider": provider, "limit": str(limit)},
+        )
+        if reservation.granted:
+            error.reserved_at = self._clock() + reservation.wait
+        raise error
+
+    def wait_for(self, provider: str, tenant_id: str, reserved_at: float) -> float:
+        """Sleep until a slot reserved earlier (``Throttled.reserved_at``) arrives."""
+        wait = max(0.0, reserved_at - self._clock())
+        if wait > 0:
+            self._sleep(wait)
+        limit = self.limits.get(provider)
+        return wait if limit is None else wait + self._admit(provider, tenant_id, limit)
+
+    def _admit(self, provider: str, tenant_id: str, limit: RateLimit) -> float:
+        """Wait until the send log has room (normally at once); returns the seconds slept."""
+        slept = 0.0
+        key = f"{provider}:{tenant_id}"
+        while (wait := self.backend.admit(key, limit)) > 0:
+            wait = min(wait + 0.001, limit.per_seconds)
+            self._sleep(wait)
+            slept += wait
+        return slept

@@ -8,6 +8,7 @@ writes nothing.
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -20,8 +21,8 @@ from rich.table import Table
 
 from catalog.designer import CatalogRecord, action_json_schemas, designer_catalog, palette
 from catalog.errors import UnknownActionError
-from patchbay.runtime import Runtime, SchemaOutOfDate, ensure_schema, open_runtime
-from store import Store, db
+from patchbay.runtime import Runtime, ensure_schema, open_runtime
+from store import SchemaOutOfDate, Store, db
 from store import connections as conn
 from store.secrets import check_secret_name
 from store.settings import Settings
@@ -322,6 +323,182 @@ def schemas_cmd(
             ", ".join(sorted(pair["input"].get("properties", {}))),
             ", ".join(sorted(pair["output"].get("properties", {}))),
         )
+    stdout.print(table)
+
+
+# -- executor -----------------------------------------------------------------
+
+EMBEDDED_REFUSAL = (
+    "{what} needs a shared broker, and PATCHBAY_BROKER_URL is the embedded memory:// "
+    "(in-process only). Point patchbay at Redis and PostgreSQL, e.g. "
+    "PATCHBAY_BROKER_URL=redis://127.0.0.1:6379/0 PATCHBAY_RESULT_BACKEND=redis://127.0.0.1:6379/0 "
+    "PATCHBAY_REDIS_URL=redis://127.0.0.1:6379/0 PATCHBAY_DATABASE_URL=postgresql+psycopg://..."
+)
+
+
+def _executor_runtime(what: str, *, allow_embedded: bool) -> Any:
+    from executor.app import ExecutorRuntime
+
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        fail_usage(f"bad configuration: {first['loc']}: {first['msg']}")
+    if settings.embedded and not allow_embedded:
+        fail_usage(EMBEDDED_REFUSAL.format(what=what))
+    runtime = ExecutorRuntime(settings)
+    try:
+        runtime.store.ensure_schema(settings)
+    except SchemaOutOfDate as exc:
+        fail_usage(str(exc))
+    return runtime
+
+
+@app.command("worker")
+def worker_cmd(
+    queues: Annotated[
+        str | None,
+        typer.Option("--queues", "-Q", help="Comma-separated queues (default: every provider)."),
+    ] = None,
+    concurrency: Annotated[
+        int | None, typer.Option("--concurrency", "-c", help="Worker slots (threads).")
+    ] = None,
+    pool: Annotated[str, typer.Option("--pool", help="Celery pool: threads, prefork, solo.")] = (
+        "threads"
+    ),
+    loglevel: Annotated[str, typer.Option("--loglevel", help="Log level.")] = "INFO",
+) -> None:
+    """Run a Celery worker for patchbay's queues (needs a shared broker)."""
+    import celeryconfig
+
+    runtime = _executor_runtime("patchbay worker", allow_embedded=False)
+    all_queues = [celeryconfig.queue_name(p) for p in celeryconfig.providers(runtime.catalog)]
+    argv = [
+        "worker",
+        f"--queues={queues or ','.join(all_queues)}",
+        f"--pool={pool}",
+        f"--loglevel={loglevel}",
+        "--task-events",
+    ]
+    if concurrency is not None:
+        argv.append(f"--concurrency={concurrency}")
+    runtime.app.worker_main(argv)
+
+
+@app.command("flower")
+def flower_cmd(
+    port: Annotated[int, typer.Option("--port", help="HTTP port.")] = 5555,
+    address: Annotated[str, typer.Option("--address", help="Listen address.")] = "127.0.0.1",
+) -> None:
+    """Run Flower against patchbay's broker (task states, custom events, rate limits)."""
+    runtime = _executor_runtime("patchbay flower", allow_embedded=False)
+    runtime.app.start(["flower", f"--port={port}", f"--address={address}"])
+
+
+def _read_input(raw: str) -> Any:
+    text = raw
+    if raw.startswith("@"):
+        try:
+            text = Path(raw[1:]).read_text()
+        except OSError as exc:
+            raise UsageError(f"--input: cannot read {raw[1:]}: {exc.strerror}") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise UsageError(f"--input is not valid JSON: {exc.msg} (line {exc.lineno})") from None
+    if not isinstance(data, dict):
+        raise UsageError("--input must be a JSON object")
+    return data
+
+
+@app.command("run")
+def run_cmd(
+    action_id: Annotated[str, typer.Argument(help="Action id, e.g. ninjaone.devices.find.")],
+    tenant: TenantOption,
+    input_: Annotated[
+        str, typer.Option("--input", "-i", help="Input as JSON, or @file.json.")
+    ] = "{}",
+    key: Annotated[
+        str | None, typer.Option("--key", help="Idempotency key (default: a new cli:<uuid>).")
+    ] = None,
+    version: Annotated[int | None, typer.Option("--version", help="Pin a version.")] = None,
+    run_id: Annotated[str | None, typer.Option("--run-id", help="Workflow run id.")] = None,
+    step_path: Annotated[str | None, typer.Option("--step-path", help="Step path.")] = None,
+    no_wait: Annotated[bool, typer.Option("--no-wait", help="Enqueue and print the key.")] = False,
+    timeout: Annotated[float, typer.Option("--timeout", help="Seconds to wait.")] = 120.0,
+) -> None:
+    """Run one action and print its outcome as JSON (exit 0 SUCCEEDED, 1 FAILED, 2 bad usage)."""
+    from executor.api import Executor
+    from executor.embedded import EmbeddedWorker
+    from executor.errors import ActionFailure
+
+    try:
+        data = _read_input(input_)
+    except UsageError as exc:
+        fail_usage(str(exc))
+    runtime = _executor_runtime("patchbay run --no-wait", allow_embedded=not no_wait)
+    executor = Executor(runtime)
+    if key is None and not (run_id and step_path):
+        key = f"cli:{uuid.uuid4()}"
+    worker = EmbeddedWorker(runtime.app).start() if runtime.settings.embedded else None
+    try:
+        try:
+            handle = executor.enqueue(
+                action_id,
+                tenant_id=tenant,
+                input=data,
+                version=version,
+                idempotency_key=key,
+                run_id=run_id,
+                step_path=step_path,
+            )
+        except ActionFailure as exc:
+            fail_usage(f"{exc.code}: {exc.message}")
+        if no_wait:
+            print_json({"key": handle.key, "tenant_id": tenant, "sent": handle.sent})
+            return
+        try:
+            outcome = handle.wait(timeout)
+        except TimeoutError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(1) from None
+    finally:
+        if worker is not None:
+            worker.stop()
+        runtime.close()
+    print_json(outcome.model_dump(mode="json"))
+    raise typer.Exit(0 if outcome.succeeded else 1)
+
+
+@app.command("invocations")
+def invocations_cmd(
+    tenant: TenantOption,
+    run: Annotated[str | None, typer.Option("--run", help="Only this workflow run.")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """The invocation ledger of a tenant: every step, its status, attempt and outcome."""
+    from executor.api import Executor
+
+    runtime = _executor_runtime("patchbay invocations", allow_embedded=True)
+    try:
+        with runtime.store.sessions() as session:
+            try:
+                require_tenant(session, tenant)
+            except TenantError as exc:
+                fail_usage(str(exc))
+        rows = Executor(runtime).invocations(tenant, run_id=run)
+    finally:
+        runtime.close()
+    if as_json:
+        print_json([r.model_dump(mode="json") for r in rows])
+        return
+    table = Table("key", "action", "status", "attempt", "outcome", title=f"Invocations of {tenant}")
+    for r in rows:
+        if r.error:
+            summary = f"{r.error.get('code')}: {r.error.get('message', '')}"[:80]
+        else:
+            summary = ", ".join(sorted(r.output or {}))[:80]
+        table.add_row(r.key, f"{r.action_id}@{r.version}", r.status, str(r.attempt), summary)
     stdout.print(table)
 
 

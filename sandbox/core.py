@@ -329,6 +329,11 @@ class FakeVendor:
     error shape. Route handlers run under the fake's lock (an ``RLock``), so
     they can read and change state freely; injected delays are slept outside
     it, so a slow request does not block others on the real server.
+
+    ``clock``/``sleep`` default to ``time.monotonic``/``time.sleep``; given a
+    :class:`ManualClock` and no ``sleep``, the clock's own ``sleep`` is used,
+    so injected delays advance fake time instead of blocking. ``epoch_origin``
+    is the epoch time at construction (default ``time.time()``).
     """
 
     def __init__(
@@ -438,16 +443,15 @@ class FakeVendor:
             fault = self._take_fault(req.method, req.path)
         if fault is not None and fault.delay > 0:
             self.sleep(fault.delay)
-        response: httpx.Response | None
-        if fault is not None and fault.status is not None and not fault.disconnect:
-            response = fault.response()
-        elif fault is not None and fault.status is not None:
-            response = None
-        else:
-            with self._lock:
-                response = self.dispatch(req)
         dropped = fault is not None and fault.disconnect
         with self._lock:
+            # Answer and log under one lock so the log's order is the order
+            # in which the vendor's state changed.
+            response: httpx.Response | None
+            if fault is None or fault.status is None:
+                response = self.dispatch(req)
+            else:
+                response = None if dropped else fault.response()
             self._log.append(
                 RecordedRequest(
                     method=req.method,
@@ -456,8 +460,8 @@ class FakeVendor:
                     headers={k.lower(): v for k, v in req.headers.items()},
                     body=req.body,
                     timestamp=arrived,
-                    status=None if dropped or response is None else response.status_code,
-                    fault=fault is not None and (fault.status is not None or fault.disconnect),
+                    status=None if response is None or dropped else response.status_code,
+                    fault=fault is not None and (fault.status is not None or dropped),
                 )
             )
         if dropped or response is None:

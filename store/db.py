@@ -38,7 +38,11 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             cursor.close()
 
         return engine
-    kwargs.setdefault("pool_pre_ping", True)
+    # No pre-ping: it doubles the round trips of every short transaction (the
+    # executor's ledger makes several per step). Connections are recycled
+    # instead, and a connection found dead is invalidated by SQLAlchemy and
+    # the task is retried (see executor.app).
+    kwargs.setdefault("pool_recycle", 1800)
     return create_engine(url, **kwargs)
 
 

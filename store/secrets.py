@@ -21,7 +21,8 @@ import base64
 import hashlib
 import os
 import re
-from collections.abc import Mapping
+import threading
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Protocol
 
@@ -37,6 +38,15 @@ from store.types import utcnow
 SECRET_NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,127}$")
 _CIPHER_VERSION = b"v1:"
 _NONCE_BYTES = 12
+
+
+_LOCKS_GUARD = threading.Lock()
+_LOCKS: dict[tuple[str, str], threading.Lock] = {}
+
+
+def _process_lock(tenant: str, name: str) -> threading.Lock:
+    with _LOCKS_GUARD:
+        return _LOCKS.setdefault((tenant, name), threading.Lock())
 
 
 class SecretStoreError(Exception):
@@ -151,12 +161,13 @@ class DatabaseSecretStore:
         return "DatabaseSecretStore()"
 
     def get(self, tenant: str, name: str) -> SecretStr | None:
-        with self._sessions() as session:
-            blob = session.scalar(
-                select(TenantSecret.ciphertext).where(
-                    TenantSecret.tenant == tenant, TenantSecret.name == name
-                )
-            )
+        query = select(TenantSecret.ciphertext).where(
+            TenantSecret.tenant == tenant, TenantSecret.name == name
+        )
+        # A plain connection: reads happen on every action, the ORM adds nothing here.
+        engine = self._sessions.kw["bind"]
+        with engine.connect() as conn:
+            blob = conn.scalar(query)
         if blob is None:
             return None
         return SecretStr(self._cipher.decrypt(tenant, name, blob))
@@ -180,6 +191,31 @@ class DatabaseSecretStore:
     def delete(self, tenant: str, name: str) -> bool:
         with self._sessions.begin() as session:
             return self.delete_in(session, tenant, name)
+
+    def update_locked(
+        self, tenant: str, name: str, update: Callable[[SecretStr | None], str | None]
+    ) -> SecretStr | None:
+        """Read-modify-write one secret with every other writer of it held off.
+
+        ``update`` gets the current value (re-read under the lock) and returns a
+        new value to store, or None to keep the current one; the result is the
+        value now stored. Threads of this process queue on a lock; other
+        processes on the row lock (``SELECT ... FOR UPDATE`` on PostgreSQL;
+        SQLite has a single writer anyway). This is what makes concurrent OAuth
+        refreshes coalesce into one instead of invalidating each other's token.
+        """
+        with _process_lock(tenant, name), self._sessions.begin() as session:
+            blob = session.scalar(
+                select(TenantSecret.ciphertext)
+                .where(TenantSecret.tenant == tenant, TenantSecret.name == name)
+                .with_for_update()
+            )
+            current = None if blob is None else SecretStr(self._cipher.decrypt(tenant, name, blob))
+            new = update(current)
+            if new is None:
+                return current
+            self.set_in(session, tenant, name, new)
+            return SecretStr(new)
 
     def delete_in(self, session: Session, tenant: str, name: str) -> bool:
         """Delete the secret inside the caller's transaction."""

@@ -429,3 +429,34 @@ def test_control_surface_rejects_bad_faults(fake: Things, body: object) -> None:
         response = c.post("/__sandbox/faults", json=body)
     assert response.status_code == 400
     assert response.json()["error"] == "invalid_fault"
+
+
+def test_a_delayed_request_does_not_block_others_on_the_real_server() -> None:
+    release = threading.Event()
+    entered = threading.Event()
+
+    def blocking_sleep(seconds: float) -> None:
+        entered.set()
+        release.wait()
+
+    vendor = Things(sleep=blocking_sleep)
+    vendor.inject(Fault(delay=60.0), path="/things")
+    with vendor.serve() as server:
+        results: list[int] = []
+
+        def slow_call() -> None:
+            with httpx.Client(base_url=server.base_url) as c:
+                results.append(c.post("/things", json={"name": "slow"}).status_code)
+
+        slow = threading.Thread(target=slow_call)
+        slow.start()
+        try:
+            assert entered.wait(timeout=10)
+            with httpx.Client(base_url=server.base_url) as c:
+                assert c.get("/dynamic").status_code == 200  # served while the other waits
+            assert results == []
+        finally:
+            release.set()
+            slow.join()
+    assert results == [201]
+    assert [r.path for r in vendor.requests] == ["/dynamic", "/things"]

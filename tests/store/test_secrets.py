@@ -146,3 +146,39 @@ def test_store_without_a_configured_key_uses_the_key_file(tmp_path: Path) -> Non
         assert value is not None and value.get_secret_value() == CANARY
     finally:
         reopened.close()
+
+
+def test_update_locked_serialises_concurrent_refreshes(store: Store, tenant: str) -> None:
+    import threading
+    import time
+
+    store.secrets.set(tenant, "vendor_token", "v0")
+    refreshes: list[str] = []
+    barrier = threading.Barrier(4)
+
+    def refresh(current: object) -> str | None:
+        value = getattr(current, "get_secret_value", lambda: None)()
+        if value != "v0":
+            return None  # someone else refreshed while we waited: use theirs
+        time.sleep(0.05)  # the vendor call
+        refreshes.append("x")
+        return "v1"
+
+    results: list[str] = []
+
+    def worker() -> None:
+        barrier.wait()
+        value = store.secrets.database.update_locked(tenant, "vendor_token", refresh)
+        assert value is not None
+        results.append(value.get_secret_value())
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert refreshes == ["x"]
+    assert results == ["v1"] * 4
+    stored = store.secrets.get(tenant, "vendor_token")
+    assert stored is not None
+    assert stored.get_secret_value() == "v1"

@@ -1,0 +1,69 @@
+"""A worker process for ``benchmarks.executor``: the widgets test integration plus a no-op task.
+
+``BENCH_VENDOR=inprocess`` answers vendor calls in-process with a stateless
+transport (measures the pipeline, not HTTP or a fake's bookkeeping);
+otherwise the tenant's instance URL is used (a fake served by the driver).
+``BENCH_NO_THROTTLE=1`` turns the shared throttle off, leaving only Celery's
+per-worker ``rate_limit``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from typing import Any
+
+import httpx
+
+from executor.app import ExecutorRuntime
+from tests.executor.widgets_integration import PROVIDER, widgets_catalog
+
+BENCH_KEYS = {"bench-key-acme-0001": "acct-acme", "bench-key-globex-002": "acct-globex"}
+
+
+def _created(request: httpx.Request) -> httpx.Response:
+    body = json.loads(request.content)
+    return httpx.Response(201, json={"id": "w_1", "name": body["name"], "color": None})
+
+
+def build_runtime() -> ExecutorRuntime:
+    transports: dict[str, Any] = {}
+    if os.environ.get("BENCH_VENDOR") == "inprocess":
+        # A stateless vendor: the worker's memory is measured, not a fake's log.
+        transports[PROVIDER] = httpx.MockTransport(_created)
+    runtime = ExecutorRuntime(
+        catalog=widgets_catalog(os.environ.get("BENCH_LIMIT")), transports=transports
+    )
+
+    @runtime.app.task(name="bench.noop", shared=False, acks_late=True)
+    def noop() -> None:
+        """The baseline: a task that does nothing, through the same broker and worker."""
+
+    if os.environ.get("BENCH_NO_THROTTLE") == "1":
+        runtime.pipeline.throttle.limits.clear()
+    return runtime
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--name", default="bench")
+    parser.add_argument("--concurrency", type=int, default=4)
+    args = parser.parse_args()
+    runtime = build_runtime()
+    runtime.app.worker_main(
+        [
+            "worker",
+            f"--hostname={args.name}@%h",
+            "--pool=threads",
+            f"--concurrency={args.concurrency}",
+            "--queues=patchbay.widgets,patchbay.core,bench",
+            "--loglevel=WARNING",
+            "--without-gossip",
+            "--without-mingle",
+        ]
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,144 @@
+"""patchbay run / invocations / worker / flower: outcomes, exit codes, refusals."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import pytest
+from typer.testing import CliRunner
+
+from patchbay.cli import app
+from sandbox.core import Fault
+from sandbox.widgets import FakeWidgets
+from store import Store
+from store.settings import Settings
+from tests.executor.conftest import CANARY_KEY, TENANT, connect_widgets
+from tests.executor.widgets_integration import widgets_catalog
+
+
+@pytest.fixture
+def fake() -> FakeWidgets:
+    return FakeWidgets({CANARY_KEY: "acct-acme"})
+
+
+@pytest.fixture
+def cli(
+    settings: Settings, store: Store, fake: FakeWidgets, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[CliRunner]:
+    server = fake.serve()
+    connect_widgets(store, TENANT, CANARY_KEY, url=server.base_url)
+    monkeypatch.setattr("executor.app.build_catalog", widgets_catalog)
+    monkeypatch.setenv("PATCHBAY_DATA_DIR", str(settings.data_dir))
+    monkeypatch.setenv("PATCHBAY_DATABASE_URL", str(settings.database_url))
+    assert settings.secret_key is not None
+    monkeypatch.setenv("PATCHBAY_SECRET_KEY", settings.secret_key.get_secret_value())
+    monkeypatch.delenv("PATCHBAY_BROKER_URL", raising=False)
+    try:
+        yield CliRunner()
+    finally:
+        server.stop()
+
+
+def invoke(cli: CliRunner, *args: str) -> tuple[int, str, str]:
+    result = cli.invoke(app, list(args))
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_run_prints_the_outcome_and_exits_0(cli: CliRunner, fake: FakeWidgets) -> None:
+    code, out, err = invoke(
+        cli,
+        "run",
+        "widgets.widgets.create",
+        "--tenant",
+        TENANT,
+        "--input",
+        '{"name": "cli"}',
+        "--key",
+        "cli-1",
+    )
+    assert code == 0, err
+    outcome = json.loads(out)
+    assert outcome["status"] == "SUCCEEDED"
+    assert outcome["key"] == "cli-1"
+    assert outcome["output"]["name"] == "cli"
+    # Same key again: the stored outcome, no second vendor call.
+    code, out, _ = invoke(
+        cli,
+        "run",
+        "widgets.widgets.create",
+        "--tenant",
+        TENANT,
+        "--input",
+        '{"name": "cli"}',
+        "--key",
+        "cli-1",
+    )
+    assert code == 0
+    assert json.loads(out)["output"] == outcome["output"]
+    assert fake.count("POST", "/v1/widgets") == 1
+    code, out, _ = invoke(cli, "invocations", "--tenant", TENANT, "--json")
+    assert code == 0
+    assert [r["key"] for r in json.loads(out)] == ["cli-1"]
+    code, out, _ = invoke(cli, "invocations", "--tenant", TENANT)
+    assert code == 0
+    assert "cli-1" in out
+
+
+def test_run_exits_1_with_the_error_payload_when_the_step_fails(
+    cli: CliRunner, fake: FakeWidgets
+) -> None:
+    fake.inject(Fault(status=404, body={"error": "not_found", "message": "Widget w_9 not found"}))
+    code, out, _ = invoke(
+        cli, "run", "widgets.widgets.get", "--tenant", TENANT, "--input", '{"widget_id": "w_9"}'
+    )
+    assert code == 1
+    outcome = json.loads(out)
+    assert outcome["status"] == "FAILED"
+    assert outcome["error"]["code"] == "NOT_FOUND"
+    assert outcome["error"]["vendor"] == {"status": 404, "message": "Widget w_9 not found"}
+    assert CANARY_KEY not in out
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--input", "{not json"), "not valid JSON"),
+        (("--input", "[1, 2]"), "JSON object"),
+        (("--input", "@/no/such/file.json"), "cannot read"),
+        (("--input", '{"colour": "red"}'), "VALIDATION_ERROR"),
+    ],
+)
+def test_run_bad_usage_exits_2_with_one_line(
+    cli: CliRunner, fake: FakeWidgets, args: tuple[str, ...], message: str
+) -> None:
+    code, _, err = invoke(cli, "run", "widgets.widgets.create", "--tenant", TENANT, *args)
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1
+    assert message in lines[0]
+    assert fake.count() == 0
+
+
+def test_unknown_action_and_tenant_exit_2(cli: CliRunner) -> None:
+    code, _, err = invoke(cli, "run", "widgets.nope.x", "--tenant", TENANT)
+    assert code == 2
+    assert "UNKNOWN_ACTION" in err
+    code, _, err = invoke(
+        cli, "run", "widgets.widgets.create", "--tenant", "nobody", "--input", '{"name": "x"}'
+    )
+    assert code == 2
+    assert "tenant" in err
+
+
+@pytest.mark.parametrize(
+    "command",
+    [("worker",), ("flower",), ("run", "widgets.widgets.get", "--tenant", TENANT, "--no-wait")],
+)
+def test_commands_that_need_a_shared_broker_refuse_on_embedded(
+    cli: CliRunner, command: tuple[str, ...]
+) -> None:
+    code, _, err = invoke(cli, *command)
+    assert code == 2
+    assert "PATCHBAY_BROKER_URL=redis://" in err
+    assert len(err.strip().splitlines()) == 1

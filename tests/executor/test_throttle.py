@@ -1,0 +1,152 @@
+"""The vendor throttle: the same behaviour from the Redis and the in-process backend."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+
+import pytest
+import redis
+
+from executor.errors import Throttled
+from executor.throttle import MemoryThrottle, RateLimit, RedisThrottle, Throttle, ThrottleBackend
+
+REDIS_URL = os.environ.get("PATCHBAY_TEST_REDIS_URL", "redis://127.0.0.1:6379/11")
+
+
+@pytest.fixture(params=["memory", "redis"])
+def backend(request: pytest.FixtureRequest) -> Iterator[ThrottleBackend]:
+    if request.param == "memory":
+        yield MemoryThrottle()
+        return
+    client = redis.Redis.from_url(REDIS_URL)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        pytest.fail(f"Redis at {REDIS_URL} is not usable: {exc}")
+    prefix = f"pbtest:{uuid.uuid4().hex[:8]}:"
+    yield RedisThrottle(client, prefix=prefix)
+    for key in client.scan_iter(f"{prefix}*"):
+        client.delete(key)
+    client.close()
+
+
+def max_in_window(times: list[float], window: float) -> int:
+    """The most timestamps inside any window of ``window`` seconds."""
+    times = sorted(times)
+    best, start = 0, 0
+    for end, t in enumerate(times):
+        while t - times[start] >= window:
+            start += 1
+        best = max(best, end - start + 1)
+    return best
+
+
+@pytest.mark.parametrize(
+    ("text", "requests", "per"),
+    [("60/m", 60, 60.0), ("10/s", 10, 1.0), ("50/2s", 50, 2.0), ("1000/h", 1000, 3600.0)],
+)
+def test_limits_parse(text: str, requests: int, per: float) -> None:
+    limit = RateLimit.parse(text)
+    assert (limit.requests, limit.per_seconds) == (requests, per)
+    # One token of burst plus the refill never exceeds N in any window W.
+    assert limit.capacity + limit.refill_per_second * limit.per_seconds <= requests
+
+
+@pytest.mark.parametrize("text", ["60", "0/s", "ten/m", "5/0s", "5/d"])
+def test_bad_limits_are_refused(text: str) -> None:
+    with pytest.raises(ValueError, match="rate limit"):
+        RateLimit.parse(text)
+
+
+def test_concurrent_callers_never_exceed_the_limit_in_any_window(backend: ThrottleBackend) -> None:
+    throttle = Throttle(backend, {"huntress": RateLimit.parse("10/1s")}, max_wait=5.0)
+    stamps: list[float] = []
+    lock = threading.Lock()
+
+    def caller() -> None:
+        for _ in range(6):
+            throttle.acquire("huntress", "acme")
+            with lock:
+                stamps.append(time.monotonic())
+
+    threads = [threading.Thread(target=caller) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(stamps) == 24
+    assert max_in_window(stamps, 1.0) <= 10
+
+
+def test_a_far_slot_is_reserved_in_order_and_the_step_deferred_to_it(
+    backend: ThrottleBackend,
+) -> None:
+    throttle = Throttle(backend, {"huntress": RateLimit.parse("6/m")}, max_wait=0.5)
+    throttle.acquire("huntress", "acme")
+    with pytest.raises(Throttled) as first:
+        throttle.acquire("huntress", "acme")
+    with pytest.raises(Throttled) as second:
+        throttle.acquire("huntress", "acme")
+    assert first.value.retryable
+    assert first.value.retry_after is not None
+    assert second.value.retry_after is not None
+    assert 5 < first.value.retry_after <= 12.5
+    # Each deferred step holds its own later slot, one interval apart.
+    assert first.value.reserved_at is not None
+    assert second.value.reserved_at is not None
+    assert 11 < second.value.retry_after - first.value.retry_after < 13
+
+
+def test_a_slot_beyond_max_reserve_is_not_taken(backend: ThrottleBackend) -> None:
+    throttle = Throttle(
+        backend, {"huntress": RateLimit.parse("6/m")}, max_wait=0.0, max_reserve=5.0
+    )
+    throttle.acquire("huntress", "acme")
+    with pytest.raises(Throttled) as refused:
+        throttle.acquire("huntress", "acme")
+    assert refused.value.reserved_at is None
+    with pytest.raises(Throttled) as again:
+        throttle.acquire("huntress", "acme")
+    assert again.value.retry_after is not None
+    assert refused.value.retry_after is not None
+    assert again.value.retry_after <= refused.value.retry_after
+
+
+def test_tenants_and_providers_have_separate_buckets(backend: ThrottleBackend) -> None:
+    throttle = Throttle(
+        backend,
+        {"huntress": RateLimit.parse("6/m"), "levelio": RateLimit.parse("6/m")},
+        max_wait=0.0,
+        max_reserve=0.0,
+    )
+    throttle.acquire("huntress", "acme")
+    with pytest.raises(Throttled):
+        throttle.acquire("huntress", "acme")
+    assert throttle.acquire("huntress", "globex") == 0.0
+    assert throttle.acquire("levelio", "acme") == 0.0
+    # Providers without a configured limit are not throttled at all.
+    for _ in range(50):
+        assert throttle.acquire("ninjaone", "acme") == 0.0
+
+
+def test_reserved_waits_keep_callers_in_order(backend: ThrottleBackend) -> None:
+    limit = RateLimit.parse("3/1s")
+    waits = [backend.reserve("p:t", limit, 10.0) for _ in range(4)]
+    assert all(r.granted for r in waits)
+    assert waits[0].wait == 0.0
+    assert waits[1].wait < waits[2].wait < waits[3].wait
+
+
+def test_the_send_log_never_admits_more_than_n_minus_one_per_window(
+    backend: ThrottleBackend,
+) -> None:
+    limit = RateLimit.parse("4/1s")
+    admitted = [backend.admit("p:t", limit) for _ in range(5)]
+    assert admitted[:3] == [0.0, 0.0, 0.0]
+    assert 0.9 < admitted[3] <= 1.0  # full until the oldest send leaves the window
+    assert 0.9 < admitted[4] <= 1.0
+    assert backend.admit("p:other", limit) == 0.0
