@@ -55,6 +55,9 @@ class ActionSpec(Generic[InputT, OutputT]):
     safe_to_repeat: bool = False
     # For handlers that answer Pending: (input, saved state, ctx) -> output or Pending.
     check: Callable[[InputT, dict[str, Any], ActionContext], OutputT | Pending] | None = None
+    # Internal actions run through the executor (ledger, retries, throttle) on
+    # behalf of patchbay itself, e.g. calendar sync; the designer never lists them.
+    internal: bool = False
 
     @property
     def key(self) -> str:

@@ -11,12 +11,16 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from catalog.registration import Catalog
+from integrations import ninjaone, scheduling
 
 RegisterIntegration = Callable[[Catalog], None]
 
 # Order matters only for error messages and registration; the designer sorts
 # app tiles by label.
-INTEGRATIONS: tuple[RegisterIntegration, ...] = ()
+INTEGRATIONS: tuple[RegisterIntegration, ...] = (
+    scheduling.register,
+    ninjaone.register,
+)
 
 
 def build_catalog(integrations: tuple[RegisterIntegration, ...] = INTEGRATIONS) -> Catalog:

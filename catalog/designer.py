@@ -189,7 +189,7 @@ def _static_records(catalog: Catalog) -> tuple[list[CatalogRecord], dict[str, st
         result: tuple[list[CatalogRecord], dict[str, str]] = cached[1]
         return result
 
-    specs = catalog.actions.list()
+    specs = [s for s in catalog.actions.list() if not s.internal]
     claimed: set[str] = set()
     core: list[CatalogRecord] = []
     for seed in CORE_GROUP_SEEDS:
@@ -342,7 +342,7 @@ def action_json_schemas(catalog: Catalog, action_id: str | None = None) -> dict[
     Drawn from the unfiltered registry: the input-mapping editor must resolve
     schemas of steps whose integration is disconnected.
     """
-    specs = catalog.actions.list()
+    specs = [s for s in catalog.actions.list() if not s.internal]
     if action_id is not None:
         specs = [s for s in specs if s.id == action_id]
         if not specs:

@@ -12,6 +12,19 @@ from catalog.errors import RegistrationConflict, RegistrationError
 from catalog.modules import IntegrationModule, ModuleRegistry, validate_module
 
 
+@dataclass(frozen=True)
+class Subscription:
+    """Run ``action_id`` for every domain event of ``event_type`` (from the outbox).
+
+    ``build_input`` turns the event payload into the action's input; the
+    executor keys the step by the event id, so a redelivered event runs once.
+    """
+
+    event_type: str
+    action_id: str
+    build_input: Callable[[dict[str, Any]], dict[str, Any]]
+
+
 @dataclass
 class Catalog:
     """Every registered action, module and availability resolver.
@@ -23,11 +36,24 @@ class Catalog:
     actions: ActionRegistry = field(default_factory=ActionRegistry)
     modules: ModuleRegistry = field(default_factory=ModuleRegistry)
     availability: AvailabilityRegistry = field(default_factory=AvailabilityRegistry)
+    subscriptions: dict[str, list[Subscription]] = field(default_factory=dict)
     # Derived views (e.g. the designer's static records), keyed by their user.
     cache: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
 
 RegisterActions = Callable[[ActionRegistry], None]
+
+
+def subscribe(catalog: Catalog, subscription: Subscription) -> None:
+    """Add an event subscription; its action must be registered already."""
+    if not catalog.actions.has_id(subscription.action_id):
+        raise RegistrationError(
+            f"subscription to {subscription.event_type} names unregistered action "
+            f"{subscription.action_id!r}"
+        )
+    existing = catalog.subscriptions.setdefault(subscription.event_type, [])
+    if subscription not in existing:
+        existing.append(subscription)
 
 
 def register_integration_module(

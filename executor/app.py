@@ -27,6 +27,7 @@ from sqlalchemy.exc import DBAPIError
 import celeryconfig
 from catalog.bootstrap import build_catalog
 from catalog.registration import Catalog
+from executor.outbox import OutboxRelay, relay_step
 from executor.pipeline import (
     Dropped,
     Finished,
@@ -130,6 +131,8 @@ class ExecutorRuntime:
     def close(self) -> None:
         """Release database connections (the Celery app needs no closing)."""
         with self._lock:
+            if self._pipeline is not None and self._pid == os.getpid():
+                self._pipeline.close()
             if self._store is not None and self._pid == os.getpid():
                 self._store.close()
             self._store = None
@@ -142,7 +145,15 @@ class ExecutorRuntime:
         app.conf.update(celeryconfig.config(self.settings, self.catalog))
         for provider in celeryconfig.providers(self.catalog):
             self._register_task(app, provider)
+        if self.catalog.subscriptions:
+            app.steps["worker"].add(relay_step(self.outbox_relay))
         return app
+
+    def outbox_relay(self) -> OutboxRelay:
+        """A relay that enqueues through this runtime (see ``executor.outbox``)."""
+        from executor.api import Executor
+
+        return OutboxRelay(Executor(self))
 
     def _register_task(self, app: Celery, provider: str) -> None:
         runtime = self

@@ -14,6 +14,7 @@ import httpx
 from pydantic import SecretStr
 from sqlalchemy.orm import Session, sessionmaker
 
+from executor.errors import IntegrationMisconfigured
 from executor.ledger import Ledger, RowSnapshot
 from executor.payload import Redactor
 from executor.throttle import Throttle
@@ -157,6 +158,15 @@ class InvocationContext:
     def update_secret(
         self, name: str, update: Callable[[SecretStr | None], str | None]
     ) -> SecretStr | None:
+        if self._secrets.env.get(self.tenant_id, name) is not None:
+            # The environment is read first: a rotated value written to the
+            # database would never be seen again.
+            raise IntegrationMisconfigured(
+                f"tenant secret {name!r} comes from the environment "
+                f"({self._secrets.env.variable(self.tenant_id, name)}); a credential that "
+                "rotates must be stored with `patchbay connect ... --secret` instead"
+            )
+
         def tracked(current: SecretStr | None) -> str | None:
             if current is not None:
                 self.redactor.add(current.get_secret_value())
@@ -209,10 +219,20 @@ class LeaseRenewer:
         with self._lock:
             self._active.pop(token, None)
 
+    def stop(self) -> None:
+        """Stop the renewal thread (a later ``hold`` starts a new one)."""
+        with self._lock:
+            thread, self._thread = self._thread, None
+        if thread is not None:
+            self._wake.set()
+            thread.join(5)
+            self._wake.clear()
+
     def _run(self) -> None:
         interval = max(0.05, self._ledger.lease.total_seconds() / 3)
         while True:
-            self._wake.wait(interval)
+            if self._wake.wait(interval):
+                return
             with self._lock:
                 held = list(self._active.values())
             for row, owner, handle in held:

@@ -43,9 +43,21 @@ class Redactor:
         return f"Redactor({len(self._values)} values)"
 
     def add(self, value: str) -> None:
-        """Remember a secret value loaded for this invocation."""
+        """Remember a secret value loaded for this invocation.
+
+        A secret holding JSON (e.g. an OAuth token set) is also remembered by
+        each of its string values, so a token that appears on its own is caught.
+        """
         if len(value) >= MIN_REDACT_LENGTH:
             self._values.add(value)
+        if value[:1] in "{[":
+            try:
+                parsed = json.loads(value)
+            except ValueError:
+                return
+            for leaf in _string_leaves(parsed):
+                if len(leaf) >= MIN_REDACT_LENGTH:
+                    self._values.add(leaf)
 
     def text(self, text: str) -> str:
         """``text`` with every known secret value replaced."""
@@ -66,6 +78,16 @@ class Redactor:
         if isinstance(obj, list | tuple):
             return [self.data(v) for v in obj]
         return obj
+
+
+def _string_leaves(data: Any) -> list[str]:
+    if isinstance(data, str):
+        return [data]
+    if isinstance(data, dict):
+        return [leaf for v in data.values() for leaf in _string_leaves(v)]
+    if isinstance(data, list):
+        return [leaf for v in data for leaf in _string_leaves(v)]
+    return []
 
 
 def validation_failure(exc: ValidationError, *, prefix: str = "input") -> ValidationFailed:

@@ -156,6 +156,10 @@ class Pipeline:
             for action_id in module.allowed_action_ids
         }
 
+    def close(self) -> None:
+        """Stop background work (lease renewal)."""
+        self.renewer.stop()
+
     # -- lookups shared with the enqueue API ----------------------------------------
 
     def module_of(self, spec: AnyActionSpec) -> IntegrationModule | None:
@@ -305,7 +309,10 @@ class Pipeline:
             log.warning("lease lost: another worker took this step over; dropping this run")
             return Dropped("lease lost", row)
         except Exception as exc:
-            return self._failed(spec, row, owner, as_action_failure(exc), gate, redactor, log)
+            error = as_action_failure(exc)
+            if claim.phase == "check":
+                return self._check_failed(spec, claim, owner, error, redactor, log)
+            return self._failed(spec, row, owner, error, gate, redactor, log)
         return self._returned(spec, row, owner, result, claim, redactor, log)
 
     def _call(
@@ -416,6 +423,39 @@ class Pipeline:
             log.info("attempt failed (%s); retry in %.2fs", error.code, countdown)
             return Reschedule(countdown, "retry", row, {"code": error.code})
         return self._record_failure(spec, row, owner, error, redactor, log)
+
+    def _check_failed(
+        self,
+        spec: AnyActionSpec,
+        claim: Run,
+        owner: str,
+        error: ActionFailure,
+        redactor: Redactor,
+        log: logging.LoggerAdapter[logging.Logger],
+    ) -> Outcome:
+        """A check step's transient failure checks again later; it never restarts the job.
+
+        Retrying from the start would start a second vendor job; the deadline
+        set when the step began still bounds the wait.
+        """
+        row = claim.row
+        if not error.retryable:
+            return self._record_failure(spec, row, owner, error, redactor, log)
+        if isinstance(error, Throttled):
+            countdown = self._cap(error.retry_after or 1.0)
+        else:
+            countdown = self.retry_delay(error, 1)
+        if row.deadline_at is not None:
+            remaining = (row.deadline_at - self._clock()).total_seconds()
+            countdown = max(0.0, min(countdown, remaining))
+        state = dict((row.wait_state or {}).get("state") or {})
+        payload = self._payload(spec, row, error, redactor)
+        if not self.ledger.wait(
+            row, owner, kind="check", due_in=countdown, state=state, error=payload
+        ):
+            return Dropped("lease lost", row)
+        log.info("check failed (%s); checking again in %.2fs", error.code, countdown)
+        return Reschedule(countdown, "waiting", row, {"code": error.code})
 
     def _record_failure(
         self,

@@ -87,6 +87,7 @@ def vendor_message(response: httpx.Response) -> str:
             ("detail",),
             ("errors", 0, "message"),
             ("errors", 0, "detail"),
+            ("errorMessage",),
             ("resultCode",),
             ("error",),
             ("non_field_errors", 0),
@@ -244,8 +245,12 @@ class VendorClient:
                 mutating=mutating,
             )
         if response.is_error:
-            raise error_for_response(response, self.vendor)
+            raise self.error_for(response)
         return response
+
+    def error_for(self, response: httpx.Response) -> ActionFailure:
+        """The error an error response raises; vendors override to name their own codes."""
+        return error_for_response(response, self.vendor)
 
     def request_json(self, method: str, path: str, **kwargs: Any) -> Any:
         """``request`` and decode the JSON body (None for an empty body)."""

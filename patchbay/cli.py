@@ -8,6 +8,7 @@ writes nothing.
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -24,9 +25,11 @@ from catalog.errors import UnknownActionError
 from patchbay.runtime import Runtime, ensure_schema, open_runtime
 from store import SchemaOutOfDate, Store, db
 from store import connections as conn
+from store.calendars import connect_calendar, disconnect_calendar, list_calendars
 from store.secrets import check_secret_name
 from store.settings import Settings
 from store.tenants import TenantError, create_tenant, list_tenants, require_tenant
+from store.users import create_user, find_user, list_users
 
 app = typer.Typer(
     name="patchbay",
@@ -38,8 +41,16 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True, rich_markup_mode=None)
 tenant_app = typer.Typer(help="Tenants.", no_args_is_help=True, rich_markup_mode=None)
+user_app = typer.Typer(help="Users (technicians).", no_args_is_help=True, rich_markup_mode=None)
+calendar_app = typer.Typer(
+    help="Users' external calendars (schedule entries are pushed there).",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
 app.add_typer(db_app, name="db")
 app.add_typer(tenant_app, name="tenant")
+app.add_typer(user_app, name="user")
+app.add_typer(calendar_app, name="calendar")
 
 stdout = Console()
 stderr = Console(stderr=True)
@@ -144,6 +155,189 @@ def tenant_list(as_json: JsonFlag = False) -> None:
     table = Table("tenant", "name", "connected")
     for row in rows:
         table.add_row(str(row["tenant"]), str(row["name"]), ", ".join(row["connected"]) or "-")
+    stdout.print(table)
+
+
+# -- users and calendars --------------------------------------------------------
+
+
+@user_app.command("add")
+def user_add(
+    username: Annotated[str, typer.Argument(help="Login name, unique in the tenant.")],
+    tenant: TenantOption,
+    email: Annotated[str | None, typer.Option("--email")] = None,
+    first_name: Annotated[str | None, typer.Option("--first-name")] = None,
+    last_name: Annotated[str | None, typer.Option("--last-name")] = None,
+    technician: Annotated[
+        bool, typer.Option("--technician", help="Grant the Technician role (schedulable).")
+    ] = False,
+) -> None:
+    """Add an internal user; prints its id."""
+    with _runtime() as rt:
+        try:
+            with rt.store.sessions.begin() as session:
+                require_tenant(session, tenant)
+                user = create_user(
+                    session,
+                    tenant,
+                    username,
+                    email=email,
+                    first_name=first_name,
+                    last_name=last_name,
+                    technician=technician,
+                )
+                user_id = user.user_id
+        except TenantError as exc:
+            fail_usage(str(exc))
+    typer.echo(str(user_id))
+
+
+@user_app.command("list")
+def user_list(tenant: TenantOption, as_json: JsonFlag = False) -> None:
+    """The tenant's users and roles."""
+    with _runtime() as rt, rt.store.sessions() as session:
+        try:
+            require_tenant(session, tenant)
+        except TenantError as exc:
+            fail_usage(str(exc))
+        rows: list[dict[str, Any]] = [
+            {
+                "user_id": str(u.user_id),
+                "username": u.username,
+                "email": u.email,
+                "roles": roles,
+                "active": not u.is_inactive,
+            }
+            for u, roles in list_users(session, tenant)
+        ]
+    if as_json:
+        print_json(rows)
+        return
+    table = Table("user id", "username", "email", "roles")
+    for r in rows:
+        roles: Any = r["roles"]
+        table.add_row(
+            str(r["user_id"]), str(r["username"]), str(r["email"] or "-"), ", ".join(roles) or "-"
+        )
+    stdout.print(table)
+
+
+@calendar_app.command("connect")
+def calendar_connect(
+    tenant: TenantOption,
+    user: Annotated[str, typer.Option("--user", help="User id or username.")],
+    account: Annotated[
+        str, typer.Option("--account", help="The mailbox: user principal name or Entra user id.")
+    ],
+    aad_tenant: Annotated[
+        str, typer.Option("--aad-tenant", help="Entra (Azure AD) tenant id or domain.")
+    ],
+    calendar_id: Annotated[
+        str | None, typer.Option("--calendar-id", help="A calendar other than the default.")
+    ] = None,
+    direction: Annotated[
+        str, typer.Option("--direction", help="to_external, from_external or bidirectional.")
+    ] = "to_external",
+    login_url: Annotated[
+        str | None,
+        typer.Option("--login-url", help="Identity platform base URL (sandbox/sovereign clouds)."),
+    ] = None,
+    graph_url: Annotated[
+        str | None, typer.Option("--graph-url", help="Graph base URL (sandbox/sovereign clouds).")
+    ] = None,
+    secret: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--secret",
+            help="microsoft_client_id=... / microsoft_client_secret=@file (the Entra app).",
+        ),
+    ] = None,
+) -> None:
+    """Push a user's schedule entries to their Microsoft 365 calendar (Graph)."""
+    try:
+        secrets = [parse_secret_option(raw) for raw in secret or []]
+    except UsageError as exc:
+        fail_usage(str(exc))
+    settings: dict[str, Any] = {"aad_tenant": aad_tenant}
+    if login_url:
+        settings["login_url"] = login_url
+    if graph_url:
+        settings["graph_url"] = graph_url
+    with _runtime() as rt:
+        try:
+            with rt.store.sessions.begin() as session:
+                require_tenant(session, tenant)
+                found = find_user(session, tenant, user)
+                if found is None:
+                    raise TenantError(f"unknown user {user!r} in tenant {tenant!r}")
+                connection = connect_calendar(
+                    session,
+                    tenant,
+                    found.user_id,
+                    provider="microsoft",
+                    account=account,
+                    calendar_id=calendar_id,
+                    direction=direction,
+                    settings=settings,
+                )
+                for name, value in secrets:
+                    rt.store.secrets.database.set_in(session, tenant, name, value)
+                connection_id = connection.connection_id
+        except (TenantError, ValueError) as exc:
+            fail_usage(str(exc))
+    typer.echo(f"calendar connected for {user} ({account}): {connection_id}")
+
+
+@calendar_app.command("disconnect")
+def calendar_disconnect(
+    tenant: TenantOption,
+    user: Annotated[str, typer.Option("--user", help="User id or username.")],
+) -> None:
+    """Stop pushing a user's entries to their calendar."""
+    with _runtime() as rt:
+        try:
+            with rt.store.sessions.begin() as session:
+                require_tenant(session, tenant)
+                found = find_user(session, tenant, user)
+                if found is None:
+                    raise TenantError(f"unknown user {user!r} in tenant {tenant!r}")
+                changed = disconnect_calendar(session, tenant, found.user_id, "microsoft")
+        except TenantError as exc:
+            fail_usage(str(exc))
+    typer.echo(("disconnected" if changed else "was not connected:") + f" calendar of {user}")
+
+
+@calendar_app.command("list")
+def calendar_list(tenant: TenantOption, as_json: JsonFlag = False) -> None:
+    """The tenant's calendar connections."""
+    with _runtime() as rt, rt.store.sessions() as session:
+        try:
+            require_tenant(session, tenant)
+        except TenantError as exc:
+            fail_usage(str(exc))
+        rows = [
+            {
+                "connection_id": str(c.connection_id),
+                "user_id": str(c.user_id),
+                "provider": c.provider,
+                "account": c.external_account,
+                "direction": c.sync_direction,
+                "active": c.is_active,
+            }
+            for c in list_calendars(session, tenant)
+        ]
+    if as_json:
+        print_json(rows)
+        return
+    table = Table("connection", "user", "account", "direction", "active")
+    for r in rows:
+        table.add_row(
+            str(r["connection_id"]),
+            str(r["user_id"]),
+            str(r["account"] or "-"),
+            str(r["direction"]),
+            str(r["active"]),
+        )
     stdout.print(table)
 
 
@@ -459,6 +653,10 @@ def run_cmd(
             return
         try:
             outcome = handle.wait(timeout)
+            if worker is not None:
+                # In-process, the worker stops with this command: let the steps the
+                # outcome triggered (outbox subscriptions, e.g. calendar sync) finish.
+                _wait_for_follow_ups(executor, tenant, timeout)
         except TimeoutError as exc:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(1) from None
@@ -468,6 +666,21 @@ def run_cmd(
         runtime.close()
     print_json(outcome.model_dump(mode="json"))
     raise typer.Exit(0 if outcome.succeeded else 1)
+
+
+def _wait_for_follow_ups(executor: Any, tenant: str, timeout: float) -> None:
+    relay = executor.runtime.outbox_relay()
+    for relayed in relay.relay_once():
+        for follow_up in relayed.handles:
+            follow_up.wait(timeout)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        pending = [
+            r for r in executor.invocations(tenant) if r.key.startswith("outbox:") and not r.final
+        ]
+        if not pending:
+            return
+        time.sleep(0.05)
 
 
 @app.command("invocations")
@@ -500,6 +713,45 @@ def invocations_cmd(
             summary = ", ".join(sorted(r.output or {}))[:80]
         table.add_row(r.key, f"{r.action_id}@{r.version}", r.status, str(r.attempt), summary)
     stdout.print(table)
+
+
+@app.command("sandbox")
+def sandbox_cmd(
+    port: Annotated[
+        int, typer.Option("--port", help="First port (NinjaOne; Microsoft on the next). 0: any.")
+    ] = 0,
+    tenant: Annotated[str, typer.Option("--tenant", help="Tenant id for the printed lines.")] = (
+        "demo"
+    ),
+) -> None:
+    """Serve every fake vendor on loopback until Ctrl-C, and print how to connect to them."""
+    import signal
+    import threading
+
+    from patchbay.sandboxes import start_sandbox
+
+    try:
+        run = start_sandbox(port)
+    except OSError as exc:
+        fail_usage(f"cannot listen on port {port}: {exc.strerror}")
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        stdout.print("[bold]patchbay sandbox[/] (fake vendors; Ctrl-C to stop)")
+        for vendor, server in run.servers.items():
+            stdout.print(f"  {vendor:10} {server.base_url}")
+        stdout.print("\nConnect a tenant to them:")
+        for line in run.connect_lines(tenant):
+            typer.echo(f"  {line}")
+        stdout.print(
+            "\nFault injection and the request log: POST <url>/__sandbox/faults, "
+            "GET <url>/__sandbox/requests"
+        )
+        stop.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        run.stop()
 
 
 @app.command("demo")

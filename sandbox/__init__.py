@@ -6,7 +6,8 @@ workflows offline. Shares no code with the clients in ``integrations/``.
 
 - :mod:`sandbox.core`: the framework (routing, request log, faults, clock, serving);
 - :mod:`sandbox.widgets`: ``FakeWidgets``, a small generic SaaS API;
-- :mod:`sandbox.ninjaone`: ``FakeNinjaOne``, OAuth + public API v2.
+- :mod:`sandbox.ninjaone`: ``FakeNinjaOne``, OAuth + public API v2;
+- :mod:`sandbox.microsoft`: ``FakeMicrosoft``, identity platform tokens + Graph calendars.
 """
 
 from sandbox.core import (
@@ -18,10 +19,12 @@ from sandbox.core import (
     SandboxRequest,
     route,
 )
+from sandbox.microsoft import FakeMicrosoft
 from sandbox.ninjaone import FakeNinjaOne
 from sandbox.widgets import FakeWidgets
 
 __all__ = [
+    "FakeMicrosoft",
     "FakeNinjaOne",
     "FakeVendor",
     "FakeWidgets",

@@ -350,12 +350,16 @@ class ScheduleEntry(Base):
     status: Mapped[str] = mapped_column(String(32), nullable=False, default="scheduled")
     notes: Mapped[str | None] = mapped_column(Text)
     is_private: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    # The idempotency key of the workflow step that created the entry: a step
+    # re-run after a crash finds its entry instead of creating a second one.
+    source_key: Mapped[str | None] = mapped_column(String(512))
     created_at: Mapped[datetime] = _created()
     updated_at: Mapped[datetime] = _updated()
 
     __table_args__ = (
         CheckConstraint("scheduled_start < scheduled_end", name="window_order"),
         Index(None, "tenant", "scheduled_start", "scheduled_end"),
+        UniqueConstraint("tenant", "source_key"),
     )
 
 
@@ -414,6 +418,33 @@ class CalendarConnection(Base):
         CheckConstraint(
             "sync_direction IN ('to_external', 'from_external', 'bidirectional')",
             name="sync_direction",
+        ),
+    )
+
+
+class CalendarEventLink(Base):
+    """The external calendar event a schedule entry was pushed to, per connection."""
+
+    __tablename__ = "calendar_event_links"
+
+    tenant: Mapped[str] = mapped_column(String(64), primary_key=True)
+    entry_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    connection_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    external_event_id: Mapped[str] = mapped_column(String(512), nullable=False)
+    last_synced_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False, default=utcnow)
+    created_at: Mapped[datetime] = _created()
+    updated_at: Mapped[datetime] = _updated()
+
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["tenant", "entry_id"],
+            ["schedule_entries.tenant", "schedule_entries.entry_id"],
+            ondelete="CASCADE",
+        ),
+        ForeignKeyConstraint(
+            ["tenant", "connection_id"],
+            ["calendar_connections.tenant", "calendar_connections.connection_id"],
+            ondelete="CASCADE",
         ),
     )
 

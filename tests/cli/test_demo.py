@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import pytest
@@ -13,21 +14,33 @@ from store.settings import Settings
 from store.tenants import list_tenants
 
 
-def test_demo_runs_twice_in_its_own_data_directory(
+def test_demo_runs_to_completion_twice_in_its_own_data_directory(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # A configured deployment must not be touched by the demo.
     monkeypatch.setenv("PATCHBAY_DATABASE_URL", "postgresql+psycopg://nobody@192.0.2.1/never")
+    monkeypatch.setenv("PATCHBAY_BROKER_URL", "redis://192.0.2.1:6379/0")
     settings = demo_settings(Settings(data_dir=tmp_path))
     assert settings.database_url is None
+    assert settings.embedded
     assert settings.data_dir == tmp_path / "demo"
+    threads_before = {t.name for t in threading.enumerate()}
     for _ in range(2):
-        console = Console(record=True, width=120)
-        assert run_demo(console, settings) == 0
-        assert "palette" in console.export_text().lower()
+        console = Console(record=True, width=140)
+        assert run_demo(console, settings) == 0, console.export_text()
+        text = console.export_text()
+        assert "NinjaOne received 1 script run for 2 deliveries of one key" in text
+        assert "INTEGRATION_INACTIVE" in text
+        assert "Removed 1,284 files" in text
+        assert "demo done" in text
     store = Store.from_settings(settings)
     try:
         with store.sessions() as session:
             assert [t.tenant for t in list_tenants(session)] == [DEMO_TENANT]
     finally:
         store.close()
+    # Nothing keeps running: no worker, relay or sandbox server threads.
+    leftover = {
+        t.name for t in threading.enumerate() if t.is_alive() and t.name not in threads_before
+    }
+    assert not {n for n in leftover if "patchbay" in n or "server" in n.lower()}, leftover

@@ -35,12 +35,21 @@ REDIS_URL = os.environ.get("PATCHBAY_TEST_REDIS_URL", "redis://127.0.0.1:6379/11
 class WorkerProcess:
     """``python -m tests.e2e.worker`` with its output in a log file."""
 
-    def __init__(self, env: dict[str, str], log: Path, name: str, pool: str, concurrency: int):
+    def __init__(
+        self,
+        env: dict[str, str],
+        log: Path,
+        name: str,
+        pool: str = "threads",
+        concurrency: int = 4,
+        argv: list[str] | None = None,
+    ):
         self.log = log
         self.name = name
         self._handle = log.open("ab")
         self.proc = subprocess.Popen(
-            [
+            argv
+            or [
                 sys.executable,
                 "-m",
                 "tests.e2e.worker",

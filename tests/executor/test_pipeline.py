@@ -389,3 +389,32 @@ def test_unknown_tenant_is_rejected(harness: Harness) -> None:
     outcome = harness.pipeline().execute(task(tenant="nobody"))
     assert isinstance(outcome, Rejected)
     assert outcome.payload["details"]["field"] == "tenant_id"
+
+
+def test_a_transient_failure_of_a_check_checks_again_and_never_restarts_the_job(
+    harness: Harness,
+) -> None:
+    pipeline = harness.pipeline()
+    job = task(key="job-c", action_id="widgets.jobs.run", input={"duration": 4, "check_every": 2})
+    assert isinstance(pipeline.execute(job), Reschedule)
+    harness.clock.advance(2)
+    harness.fake.inject(Fault(status=503, body={"message": "busy"}), method="GET")
+    failed_check = pipeline.execute(job)
+    assert isinstance(failed_check, Reschedule)
+    assert failed_check.reason == "waiting"
+    row = pipeline.ledger.get(TENANT, "job-c")
+    assert row is not None
+    assert row.wait_state is not None
+    assert row.wait_state["kind"] == "check"
+    harness.clock.advance(failed_check.countdown + 3)
+    done = finished(pipeline.execute(job))
+    assert done.row.status == "SUCCEEDED"
+    assert harness.fake.count("POST", "/v1/jobs") == 1
+
+
+def test_string_values_inside_json_secrets_are_redacted_on_their_own() -> None:
+    from executor.payload import Redactor
+
+    redactor = Redactor()
+    redactor.add(json.dumps({"access_token": "at-CANARY-123", "refresh_token": "rt-CANARY-456"}))
+    assert redactor.text("sent at-CANARY-123 and rt-CANARY-456") == "sent [REDACTED] and [REDACTED]"

@@ -1,0 +1,1 @@
+"""Golden files that pin what the designer shows (reviewed by hand)."""

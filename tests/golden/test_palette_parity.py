@@ -1,0 +1,97 @@
+"""Palette parity (PRD T003): the NinjaOne tile as the designer shows it, connected and not.
+
+The golden files next to this test pin, for a tenant with NinjaOne connected
+(``ninjaone_connected.json``) and for one that disconnected it
+(``ninjaone_disconnected.json``): the catalog record (group, label, icon,
+default action, allowed actions, the actions in catalog order with their
+input and output fields, ``available``), whether the tile is in the palette,
+and what the editor shows on an existing NinjaOne step. The catalog is built
+the way production builds it (``catalog.bootstrap.build_catalog``), on SQLite
+and on PostgreSQL; both must give the same file.
+
+The files are reviewed by hand. After an intended change, regenerate them
+and read the diff before committing::
+
+    PATCHBAY_UPDATE_GOLDEN=1 .venv/bin/pytest tests/golden -q
+    git diff tests/golden
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from catalog.bootstrap import build_catalog
+from catalog.designer import designer_catalog, palette, step_status
+from store import Store
+from store import connections as conn
+from store.tenants import create_tenant
+
+GOLDEN_DIR = Path(__file__).parent
+UPDATE = os.environ.get("PATCHBAY_UPDATE_GOLDEN") == "1"
+TENANT = "acme"
+GROUP = "app:ninjaone"
+
+
+def snapshot(store: Store) -> dict[str, Any]:
+    """What the designer shows of NinjaOne for ``TENANT``, as stable JSON."""
+    catalog = build_catalog()
+    with store.sessions() as session:
+        records = designer_catalog(catalog, session, TENANT)
+        tiles = palette(catalog, session, TENANT)
+        status = step_status(catalog, session, TENANT, action_id="ninjaone.devices.run_script")
+    (record,) = [r for r in records if r.group_key == GROUP]
+    return {
+        "catalog_record": record.to_json(),
+        "in_palette": any(t.group_key == GROUP for t in tiles),
+        "existing_step": status.model_dump(mode="json"),
+    }
+
+
+def render(data: dict[str, Any]) -> str:
+    return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def check_golden(name: str, data: dict[str, Any]) -> None:
+    path = GOLDEN_DIR / name
+    if UPDATE:
+        path.write_text(render(data))
+    assert path.exists(), f"{path.name} is missing: run with PATCHBAY_UPDATE_GOLDEN=1"
+    assert render(data) == path.read_text(), (
+        f"{path.name} differs from the catalog; if the change is intended, regenerate with "
+        "PATCHBAY_UPDATE_GOLDEN=1 and review the diff"
+    )
+
+
+def test_connected_tenant_matches_golden(store: Store) -> None:
+    with store.sessions.begin() as session:
+        create_tenant(session, TENANT)
+        conn.connect(session, TENANT, "ninjaone", instance_url="https://eu.ninjarmm.com")
+    data = snapshot(store)
+    assert data["catalog_record"]["available"] is True
+    check_golden("ninjaone_connected.json", data)
+
+
+@pytest.mark.parametrize("history", ["never connected", "disconnected"])
+def test_disconnected_tenant_matches_golden(store: Store, history: str) -> None:
+    with store.sessions.begin() as session:
+        create_tenant(session, TENANT)
+        if history == "disconnected":
+            conn.connect(session, TENANT, "ninjaone", instance_url="https://eu.ninjarmm.com")
+            assert conn.disconnect(session, TENANT, "ninjaone")
+    data = snapshot(store)
+    assert data["catalog_record"]["available"] is False
+    assert data["in_palette"] is False
+    check_golden("ninjaone_disconnected.json", data)
+
+
+def test_the_two_states_differ_only_in_availability() -> None:
+    connected = json.loads((GOLDEN_DIR / "ninjaone_connected.json").read_text())
+    disconnected = json.loads((GOLDEN_DIR / "ninjaone_disconnected.json").read_text())
+    for data in (connected, disconnected):
+        del data["catalog_record"]["available"], data["in_palette"], data["existing_step"]
+    assert connected == disconnected

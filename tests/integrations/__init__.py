@@ -1,0 +1,1 @@
+"""Tests of the vendor integrations (one package per integration)."""

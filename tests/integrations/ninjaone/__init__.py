@@ -1,0 +1,1 @@
+"""NinjaOne: every action against FakeNinjaOne, in-process and over HTTP with a real worker."""
