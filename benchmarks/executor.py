@@ -260,7 +260,7 @@ def throttle_run(bench: Bench, *, shared_throttle: bool, quick: bool) -> dict[st
     limit = f"{limit_n}/{window:g}s"
     runtime, executor = driver(bench, limit)
     total = 100 if quick else 300
-    env = {"BENCH_LIMIT": limit, "PATCHBAY_THROTTLE_MAX_WAIT": "1.0"}
+    env = {"BENCH_LIMIT": limit}
     if not shared_throttle:
         env["BENCH_NO_THROTTLE"] = "1"
     tag = f"t{'s' if shared_throttle else 'c'}{uuid.uuid4().hex[:4]}"

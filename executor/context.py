@@ -90,6 +90,7 @@ class InvocationGate:
             if not self._ledger.mark_dispatched(self._row, self._owner):
                 raise LeaseLost(self._row.key)
             self.dispatched = True
+        self.throttle_wait += self._throttle.admit(self._provider, self._tenant_id)
         self.requests += 1
 
 

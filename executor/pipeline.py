@@ -398,8 +398,10 @@ class Pipeline:
         """The one place an error becomes a retry (with countdown) or a recorded failure."""
         if isinstance(error, Throttled) and not gate.dispatched:
             if error.reserved_at is not None:
-                # The slot is held for this step: come back exactly then.
-                countdown = self._cap(error.retry_after or 0.0)
+                # The slot is held for this step: come back just before it (a
+                # re-scheduled task starts a little late) and wait out the rest.
+                lead = 0.8 * self.throttle.max_wait
+                countdown = self._cap(max(0.0, (error.retry_after or 0.0) - lead))
                 state = {"reserved_at": error.reserved_at}
             else:
                 countdown = self._cap((error.retry_after or 1.0) * (1 + 0.2 * self._rng()))

@@ -64,8 +64,10 @@ class RateLimit:
 
     @property
     def window_allowance(self) -> int:
-        """Sends allowed in any window by the send log: one short of the vendor's N."""
-        return max(self.requests - 1, 1)
+        """Sends the send log allows in any window: short of the vendor's N by one, plus
+        one per 50 (requests leave a moment after they are logged, and that moment
+        varies)."""
+        return max(self.requests - 1 - self.requests // 50, 1)
 
     @property
     def refill_per_second(self) -> float:
@@ -247,7 +249,7 @@ class Throttle:
         if reservation.granted and reservation.wait <= wait_limit:
             if reservation.wait > 0:
                 self._sleep(reservation.wait)
-            return reservation.wait + self._admit(provider, tenant_id, limit)
+            return reservation.wait
         error = Throttled(
             f"{provider} rate limit ({limit}) reached for tenant {tenant_id}; "
             f"next slot in {reservation.wait:.1f}s",
@@ -263,11 +265,17 @@ class Throttle:
         wait = max(0.0, reserved_at - self._clock())
         if wait > 0:
             self._sleep(wait)
-        limit = self.limits.get(provider)
-        return wait if limit is None else wait + self._admit(provider, tenant_id, limit)
+        return wait
 
-    def _admit(self, provider: str, tenant_id: str, limit: RateLimit) -> float:
-        """Wait until the send log has room (normally at once); returns the seconds slept."""
+    def admit(self, provider: str, tenant_id: str) -> float:
+        """Record the send that follows at once; wait if the last window is full.
+
+        Called as the very last thing before a request leaves (after the
+        step's dispatched mark), so the send log sees real send times.
+        """
+        limit = self.limits.get(provider)
+        if limit is None:
+            return 0.0
         slept = 0.0
         key = f"{provider}:{tenant_id}"
         while (wait := self.backend.admit(key, limit)) > 0:

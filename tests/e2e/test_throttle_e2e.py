@@ -24,7 +24,7 @@ def limited(postgres_schema: str, tmp_path: Path) -> Iterator[Cluster]:
         postgres_schema,
         tmp_path,
         fake=fake,
-        extra_env={"E2E_WIDGETS_LIMIT": "10/1s", "PATCHBAY_THROTTLE_MAX_WAIT": "0.5"},
+        extra_env={"E2E_WIDGETS_LIMIT": "10/1s"},
     )
 
 
@@ -67,7 +67,8 @@ def test_four_workers_stay_under_the_vendor_limit_and_other_tenants_flow(
     seen = events.stop()
     throttled = [e for e in seen if e["type"] == "task-throttled"]
     assert throttled
-    assert {e["tenant"] for e in throttled} == {TENANT}
+    # The backlog's tenant is throttled (the other may be too: it has its own limit).
+    assert TENANT in {e["tenant"] for e in throttled}
     assert all(e["provider"] == "widgets" and e["retry_in"] > 0 for e in throttled)
     received = [e for e in seen if e["type"] == "task-received"]
     assert {e["name"] for e in received} == {"patchbay.run.widgets"}
