@@ -46,9 +46,22 @@ def providers(catalog: Catalog) -> list[str]:
     return [*sorted({m.provider for m in catalog.modules.list()}), CORE_PROVIDER]
 
 
+# Limits vendors document per API account, for modules that do not declare one.
+# Huntress: 60 requests per minute per account (its API documentation).
+VENDOR_LIMITS = {"huntress": "60/m"}
+
+
 def rate_limits(settings: Settings, catalog: Catalog) -> dict[str, str]:
-    """Vendor limits per tenant account: the modules' own, overridden by settings."""
-    limits = {m.provider: m.rate_limit for m in catalog.modules.list() if m.rate_limit}
+    """Vendor limits per tenant account of the registered modules.
+
+    A module's own ``rate_limit``, else the vendor's documented one; both
+    overridden by ``PATCHBAY_RATE_LIMITS``.
+    """
+    limits: dict[str, str] = {}
+    for module in catalog.modules.list():
+        limit = module.rate_limit or VENDOR_LIMITS.get(module.provider)
+        if limit:
+            limits[module.provider] = limit
     limits.update(settings.rate_limits)
     return limits
 

@@ -319,17 +319,21 @@ def throttle_run(bench: Bench, *, shared_throttle: bool, quick: bool) -> dict[st
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="small smoke run")
+    parser.add_argument(
+        "--only", choices=["pipeline", "throttle"], help="run one part of the benchmark"
+    )
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="pb-bench-exec-"))
     bench = Bench(tmp)
+    report: dict[str, Any] = {}
     try:
-        report = {
-            "pipeline_and_memory": pipeline_and_memory(bench, args.quick),
-            "throttle_shared": throttle_run(bench, shared_throttle=True, quick=args.quick),
-            "throttle_celery_rate_limit_only": throttle_run(
+        if args.only in (None, "pipeline"):
+            report["pipeline_and_memory"] = pipeline_and_memory(bench, args.quick)
+        if args.only in (None, "throttle"):
+            report["throttle_shared"] = throttle_run(bench, shared_throttle=True, quick=args.quick)
+            report["throttle_celery_rate_limit_only"] = throttle_run(
                 bench, shared_throttle=False, quick=args.quick
-            ),
-        }
+            )
     finally:
         bench.close()
     print(json.dumps(report, indent=2))

@@ -75,12 +75,11 @@ class Settings(BaseSettings):
         default=300.0, gt=0, description="Longest retry delay in seconds (before jitter)."
     )
     throttle_max_wait: float = Field(
-        default=0.25,
+        default=1.0,
         ge=0,
         description=(
             "Longest a worker sleeps for a throttle slot; a later slot is reserved and the "
-            "task re-scheduled to it. Keep it short: sleeping steps hold worker slots, so a "
-            "long wait lets one tenant's backlog occupy every slot."
+            "task re-scheduled to just before it (not counted as an attempt)."
         ),
     )
     rate_limits: dict[str, str] = Field(
