@@ -24,7 +24,8 @@ def limited(postgres_schema: str, tmp_path: Path) -> Iterator[Cluster]:
         postgres_schema,
         tmp_path,
         fake=fake,
-        extra_env={"E2E_WIDGETS_LIMIT": "10/1s"},
+        # A short wait so that steps are certainly deferred (and Flower told so).
+        extra_env={"E2E_WIDGETS_LIMIT": "10/1s", "PATCHBAY_THROTTLE_MAX_WAIT": "0.2"},
     )
 
 
