@@ -205,7 +205,9 @@ class Ledger:
         outcome_unknown_payload: Callable[[ClaimRequest, RowSnapshot], dict[str, Any]]
         | None = None,
     ) -> None:
-        self._engine = engine
+        # Every ledger operation is a single statement: autocommit saves the
+        # BEGIN and COMMIT round trips around each (they are atomic anyway).
+        self._engine = engine.execution_options(isolation_level="AUTOCOMMIT")
         self._insert_fn = (
             postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
         )
@@ -291,7 +293,7 @@ class Ledger:
             .on_conflict_do_nothing(index_elements=["tenant", "idempotency_key"])
             .returning(*_COLUMNS)
         )
-        with self._engine.begin() as conn:
+        with self._engine.connect() as conn:
             row = conn.execute(stmt).first()
         return None if row is None else RowSnapshot.of(row)
 
@@ -353,7 +355,7 @@ class Ledger:
 
     def _apply(self, stmt: Update) -> RowSnapshot | None:
         """Run a guarded UPDATE; the new row, or None if the guard did not match."""
-        with self._engine.begin() as conn:
+        with self._engine.connect() as conn:
             row = conn.execute(stmt.returning(*_COLUMNS)).first()
         return None if row is None else RowSnapshot.of(row)
 
@@ -439,7 +441,7 @@ class Ledger:
         """Extend the lease; False if it was lost (another worker took over)."""
         now = self._clock()
         stmt = self._owned(row, owner).values(lease_expires_at=now + self.lease, updated_at=now)
-        with self._engine.begin() as conn:
+        with self._engine.connect() as conn:
             return bool(conn.execute(stmt).rowcount)
 
     def mark_dispatched(self, row: RowSnapshot, owner: str) -> bool:
@@ -450,7 +452,7 @@ class Ledger:
             .where(Row.dispatched_at.is_(None))
             .values(dispatched_at=now, updated_at=now)
         )
-        with self._engine.begin() as conn:
+        with self._engine.connect() as conn:
             return bool(conn.execute(stmt).rowcount)
 
     def succeed(self, row: RowSnapshot, owner: str, output: dict[str, Any]) -> RowSnapshot | None:

@@ -23,6 +23,7 @@ from typing import Any, Literal
 import httpx
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import sessionmaker
 
 from catalog.actions import AnyActionSpec
 from catalog.context import Pending
@@ -150,6 +151,10 @@ class Pipeline:
             outcome_unknown_payload=self._outcome_unknown_payload,
         )
         self.renewer = LeaseRenewer(self.ledger)
+        # Read-only lookups on every step (availability) need no transaction.
+        self._read_sessions = sessionmaker(
+            store.engine.execution_options(isolation_level="AUTOCOMMIT")
+        )
         self._modules: dict[str, IntegrationModule] = {
             action_id: module
             for module in catalog.modules.list()
@@ -320,7 +325,7 @@ class Pipeline:
     ) -> Any:
         module = self.module_of(spec)
         if module is not None:
-            with self.store.sessions() as session:
+            with self._read_sessions() as session:
                 available = self.catalog.availability.evaluate(
                     session, ctx.tenant_id, [module.availability_key]
                 )[module.availability_key]

@@ -156,6 +156,7 @@ class DatabaseSecretStore:
     def __init__(self, sessions: sessionmaker[Session], cipher: SecretCipher) -> None:
         self._sessions = sessions
         self._cipher = cipher
+        self._reader = sessions.kw["bind"].execution_options(isolation_level="AUTOCOMMIT")
 
     def __repr__(self) -> str:
         return "DatabaseSecretStore()"
@@ -164,9 +165,9 @@ class DatabaseSecretStore:
         query = select(TenantSecret.ciphertext).where(
             TenantSecret.tenant == tenant, TenantSecret.name == name
         )
-        # A plain connection: reads happen on every action, the ORM adds nothing here.
-        engine = self._sessions.kw["bind"]
-        with engine.connect() as conn:
+        # A plain autocommit connection: reads happen on every action, and neither
+        # the ORM nor a BEGIN/COMMIT pair around one SELECT adds anything here.
+        with self._reader.connect() as conn:
             blob = conn.scalar(query)
         if blob is None:
             return None
