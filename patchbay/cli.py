@@ -57,6 +57,16 @@ stderr = Console(stderr=True)
 
 TenantOption = Annotated[str, typer.Option("--tenant", "-t", help="Tenant id.")]
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON for programs.")]
+SecretsOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--secret",
+        help=(
+            "NAME=VALUE or NAME=@file, repeatable (e.g. microsoft_client_secret=@file). "
+            "Prefer @file: argv is visible to ps."
+        ),
+    ),
+]
 
 
 class UsageError(Exception):
@@ -245,13 +255,7 @@ def calendar_connect(
     graph_url: Annotated[
         str | None, typer.Option("--graph-url", help="Graph base URL (sandbox/sovereign clouds).")
     ] = None,
-    secret: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--secret",
-            help="microsoft_client_id=... / microsoft_client_secret=@file (the Entra app).",
-        ),
-    ] = None,
+    secret: SecretsOption = None,
 ) -> None:
     """Push a user's schedule entries to their Microsoft 365 calendar (Graph)."""
     try:
@@ -371,13 +375,7 @@ def connect_cmd(
     url: Annotated[
         str | None, typer.Option("--url", help="The vendor instance URL for this tenant.")
     ] = None,
-    secret: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--secret",
-            help="NAME=VALUE or NAME=@file (repeatable). Prefer @file: argv is visible to ps.",
-        ),
-    ] = None,
+    secret: SecretsOption = None,
 ) -> None:
     """Mark an integration connected for a tenant and store its secrets."""
     try:

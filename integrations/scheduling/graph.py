@@ -26,9 +26,9 @@ from integrations._http import VendorClient, error_for_response
 GRAPH_SCOPE = "https://graph.microsoft.com/.default"
 DEFAULT_LOGIN_URL = "https://login.microsoftonline.com"
 DEFAULT_GRAPH_URL = "https://graph.microsoft.com"
-TOKEN_SECRET = "microsoft_graph_token"
-CLIENT_ID_SECRET = "microsoft_client_id"
-CLIENT_SECRET_SECRET = "microsoft_client_secret"
+TOKEN_SECRET_NAME = "microsoft_graph_token"
+CLIENT_ID_SECRET_NAME = "microsoft_client_id"
+CLIENT_SECRET_SECRET_NAME = "microsoft_client_secret"
 # Refresh this long before expiry so a token never dies mid-request.
 REFRESH_MARGIN = 300.0
 
@@ -113,11 +113,12 @@ class GraphCalendar(VendorClient):
 
 def graph_token(ctx: ActionContext, app: GraphApp, *, force: bool) -> str:
     """A valid Graph token for the tenant's app, refreshed at most once for everyone."""
-    client_id = ctx.secret(CLIENT_ID_SECRET)
-    client_secret = ctx.secret(CLIENT_SECRET_SECRET)
+    client_id = ctx.secret(CLIENT_ID_SECRET_NAME)
+    client_secret = ctx.secret(CLIENT_SECRET_SECRET_NAME)
     if client_id is None or client_secret is None:
         raise IntegrationMisconfigured(
-            f"calendar sync needs the tenant secrets {CLIENT_ID_SECRET} and {CLIENT_SECRET_SECRET}"
+            "calendar sync needs the tenant secrets "
+            f"{CLIENT_ID_SECRET_NAME} and {CLIENT_SECRET_SECRET_NAME}"
         )
     seen: dict[str, Any] = {}
 
@@ -142,10 +143,10 @@ def graph_token(ctx: ActionContext, app: GraphApp, *, force: bool) -> str:
         )
 
     if force:
-        current = ctx.secret(TOKEN_SECRET)
+        current = ctx.secret(TOKEN_SECRET_NAME)
         if current is not None:
             seen["stale"] = json.loads(current.get_secret_value()).get("access_token")
-    stored = ctx.update_secret(TOKEN_SECRET, refresh)
+    stored = ctx.update_secret(TOKEN_SECRET_NAME, refresh)
     assert stored is not None
     token: str = json.loads(stored.get_secret_value())["access_token"]
     return token
