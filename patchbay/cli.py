@@ -22,7 +22,7 @@ from rich.table import Table
 
 from catalog.designer import CatalogRecord, action_json_schemas, designer_catalog, palette
 from catalog.errors import UnknownActionError
-from patchbay.runtime import Runtime, ensure_schema, open_runtime
+from patchbay.runtime import Runtime, open_runtime
 from store import SchemaOutOfDate, Store, db
 from store import connections as conn
 from store.calendars import connect_calendar, disconnect_calendar, list_calendars
@@ -79,21 +79,38 @@ def fail_usage(message: str) -> NoReturn:
     raise typer.Exit(2)
 
 
-@contextmanager
-def _runtime(migrate: bool = True) -> Iterator[Runtime]:
-    """Settings, store and catalog for one command; configuration problems exit 2."""
+def _settings() -> Settings:
+    """The environment's settings; a malformed PATCHBAY_* variable exits 2."""
     try:
-        settings = Settings()
+        return Settings()
     except ValidationError as exc:
         first = exc.errors()[0]
         field = "PATCHBAY_" + str(first["loc"][0]).upper() if first["loc"] else "PATCHBAY_*"
         fail_usage(f"bad configuration in {field}: {first['msg']}")
+
+
+def _ensure_schema(store: Store, settings: Settings) -> None:
+    try:
+        store.ensure_schema(settings)
+    except SchemaOutOfDate as exc:
+        fail_usage(str(exc))
+
+
+def _require_tenant(session: Any, tenant: str) -> None:
+    """The tenant must exist, else exit 2 naming it."""
+    try:
+        require_tenant(session, tenant)
+    except TenantError as exc:
+        fail_usage(str(exc))
+
+
+@contextmanager
+def _runtime(migrate: bool = True) -> Iterator[Runtime]:
+    """Settings, store and catalog for one command; configuration problems exit 2."""
+    settings = _settings()
     with open_runtime(settings, migrate=False) as rt:
         if migrate:
-            try:
-                ensure_schema(settings, rt.store)
-            except SchemaOutOfDate as exc:
-                fail_usage(str(exc))
+            _ensure_schema(rt.store, settings)
         yield rt
 
 
@@ -206,10 +223,7 @@ def user_add(
 def user_list(tenant: TenantOption, as_json: JsonFlag = False) -> None:
     """The tenant's users and roles."""
     with _runtime() as rt, rt.store.sessions() as session:
-        try:
-            require_tenant(session, tenant)
-        except TenantError as exc:
-            fail_usage(str(exc))
+        _require_tenant(session, tenant)
         rows: list[dict[str, Any]] = [
             {
                 "user_id": str(u.user_id),
@@ -315,10 +329,7 @@ def calendar_disconnect(
 def calendar_list(tenant: TenantOption, as_json: JsonFlag = False) -> None:
     """The tenant's calendar connections."""
     with _runtime() as rt, rt.store.sessions() as session:
-        try:
-            require_tenant(session, tenant)
-        except TenantError as exc:
-            fail_usage(str(exc))
+        _require_tenant(session, tenant)
         rows = [
             {
                 "connection_id": str(c.connection_id),
@@ -458,10 +469,7 @@ def _records_table(records: list[CatalogRecord], title: str) -> Table:
 
 def _tenant_records(rt: Runtime, tenant: str, *, only_palette: bool) -> list[CatalogRecord]:
     with rt.store.sessions() as session:
-        try:
-            require_tenant(session, tenant)
-        except TenantError as exc:
-            fail_usage(str(exc))
+        _require_tenant(session, tenant)
         view = palette if only_palette else designer_catalog
         return view(rt.catalog, session, tenant)
 
@@ -531,18 +539,11 @@ EMBEDDED_REFUSAL = (
 def _executor_runtime(what: str, *, allow_embedded: bool) -> Any:
     from executor.app import ExecutorRuntime
 
-    try:
-        settings = Settings()
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        fail_usage(f"bad configuration: {first['loc']}: {first['msg']}")
+    settings = _settings()
     if settings.embedded and not allow_embedded:
         fail_usage(EMBEDDED_REFUSAL.format(what=what))
     runtime = ExecutorRuntime(settings)
-    try:
-        runtime.store.ensure_schema(settings)
-    except SchemaOutOfDate as exc:
-        fail_usage(str(exc))
+    _ensure_schema(runtime.store, settings)
     return runtime
 
 
@@ -693,10 +694,7 @@ def invocations_cmd(
     runtime = _executor_runtime("patchbay invocations", allow_embedded=True)
     try:
         with runtime.store.sessions() as session:
-            try:
-                require_tenant(session, tenant)
-            except TenantError as exc:
-                fail_usage(str(exc))
+            _require_tenant(session, tenant)
         rows = Executor(runtime).invocations(tenant, run_id=run)
     finally:
         runtime.close()

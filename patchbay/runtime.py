@@ -11,7 +11,7 @@ from catalog.registration import Catalog
 from store import SchemaOutOfDate, Store
 from store.settings import Settings
 
-__all__ = ["Runtime", "SchemaOutOfDate", "ensure_schema", "open_runtime"]
+__all__ = ["Runtime", "SchemaOutOfDate", "open_runtime"]
 
 
 @dataclass
@@ -21,11 +21,6 @@ class Runtime:
     catalog: Catalog
 
 
-def ensure_schema(settings: Settings, store: Store) -> None:
-    """See ``Store.ensure_schema``."""
-    store.ensure_schema(settings)
-
-
 @contextmanager
 def open_runtime(settings: Settings | None = None, *, migrate: bool = True) -> Iterator[Runtime]:
     """A store and catalog for one CLI command; connections are released after."""
@@ -33,7 +28,7 @@ def open_runtime(settings: Settings | None = None, *, migrate: bool = True) -> I
     store = Store.from_settings(settings)
     try:
         if migrate:
-            ensure_schema(settings, store)
+            store.ensure_schema(settings)
         yield Runtime(settings=settings, store=store, catalog=build_catalog())
     finally:
         store.close()
