@@ -17,8 +17,26 @@ caller is given the next free slot (the bucket goes negative: slots are
 
 Why the bucket holds a single token: a vendor that counts N requests in any
 sliding window W would see ``capacity + rate * W`` requests from a full bucket;
-with capacity 1 and a refill of ``(N - 1) / W`` (minus a little headroom for
-network jitter) no window ever sees more than N.
+with capacity 1 and a refill of ``(N - 1) / W`` no window ever sees more than N.
+
+The transit margin: we count a request when it is logged, just before it
+leaves; the vendor counts it when it *arrives*, and the time in between
+varies (scheduling on a loaded host, the network, the vendor's own queue).
+Two requests logged W + d apart can arrive less than W apart when the first
+was delayed d more than the second. So both the bucket and the send log
+treat the window as ``W + margin`` (``RateLimit.send_window``), where
+``margin = max(MARGIN_FLOOR, MARGIN_FRACTION * W)``: 0.2 s, or 2% of longer
+windows. Up to that much difference in transit time, no window of W at the
+vendor's side sees more than N - 1 requests. The price is throughput: at
+most ``0.98 * (N - 1) / (W + margin)`` instead of ``N / W`` (0.94 of the
+limit at 60/min, 0.90 at 60/3s, 0.74 at 10/s).
+
+The send log (``admit``) is the hard guarantee: it records every request
+just before it leaves and makes the caller wait while the last
+``send_window`` seconds already hold N - 1 (a slot used late, or a burst of
+re-scheduled steps, cannot crowd a window). The bucket paces callers a
+little below it (``headroom``) so that the send log rarely has to wait.
+Both backends implement the same rules.
 """
 
 from __future__ import annotations
@@ -37,10 +55,20 @@ from executor.errors import Throttled
 _UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0}
 _LIMIT = re.compile(r"^\s*(\d+)\s*/\s*(\d*\.?\d*)\s*([smh])\s*$")
 
+# The transit margin added to every window (see the module docstring): at
+# least this many seconds ...
+MARGIN_FLOOR = 0.2
+# ... or this fraction of the window, whichever is longer.
+MARGIN_FRACTION = 0.02
+
 
 @dataclass(frozen=True)
 class RateLimit:
-    """At most ``requests`` per ``per_seconds`` (sliding window) for one account."""
+    """At most ``requests`` per ``per_seconds`` (sliding window) for one account.
+
+    The vendor counts arrivals, so both throttle rules use ``send_window``:
+    the window plus ``margin`` for differences in transit time.
+    """
 
     requests: int
     per_seconds: float
@@ -63,17 +91,25 @@ class RateLimit:
         return 1.0
 
     @property
+    def margin(self) -> float:
+        """Seconds added to the window for transit jitter: the larger of 0.2 s and 2%."""
+        return max(MARGIN_FLOOR, MARGIN_FRACTION * self.per_seconds)
+
+    @property
+    def send_window(self) -> float:
+        """The window both rules count in: ``per_seconds + margin``."""
+        return self.per_seconds + self.margin
+
+    @property
     def window_allowance(self) -> int:
-        """Sends the send log allows in any window: short of the vendor's N by one, plus
-        one per 50 (requests leave a moment after they are logged, and that moment
-        varies)."""
-        return max(self.requests - 1 - self.requests // 50, 1)
+        """Sends the send log allows in any ``send_window``: the vendor's N less one."""
+        return max(self.requests - 1, 1)
 
     @property
     def refill_per_second(self) -> float:
-        """Tokens per second: ``(N - 1) / W`` with headroom (``N / W`` when N is 1)."""
+        """Tokens per second: ``headroom * (N - 1) / (W + margin)`` (N - 1 is 1 when N is 1)."""
         steady = max(self.requests - 1, 1)
-        return steady * self.headroom / self.per_seconds
+        return steady * self.headroom / self.send_window
 
     def __str__(self) -> str:
         return f"{self.requests}/{self.per_seconds:g}s"
@@ -95,7 +131,7 @@ class ThrottleBackend(Protocol):
         ...
 
     def admit(self, key: str, limit: RateLimit) -> float:
-        """Record a send now if the last window holds fewer than N - 1; else the wait."""
+        """Record a send now if the last ``send_window`` holds fewer than N - 1; else the wait."""
         ...
 
 
@@ -112,12 +148,13 @@ class MemoryThrottle:
         with self._lock:
             now = self._clock()
             sent = self._sent.setdefault(key, deque())
-            while sent and sent[0] <= now - limit.per_seconds:
+            window = limit.send_window
+            while sent and sent[0] <= now - window:
                 sent.popleft()
             if len(sent) < limit.window_allowance:
                 sent.append(now)
                 return 0.0
-            return max(0.0, sent[0] + limit.per_seconds - now)
+            return max(0.0, sent[0] + window - now)
 
     def reserve(self, key: str, limit: RateLimit, max_reserve: float) -> Reservation:
         with self._lock:
@@ -164,9 +201,11 @@ return {granted, tostring(wait)}
 """
 
 
-# The send log: the timestamps of the last window's requests, so that a slot
-# used late (a re-scheduled step that came back behind time) still cannot put
-# more than N - 1 requests into any window. Returns the wait, "0" when admitted.
+# The send log: the timestamps of the last send window's requests (ARGV[1] is
+# ``RateLimit.send_window``: the vendor's window plus the transit margin), so
+# that a slot used late (a re-scheduled step that came back behind time) still
+# cannot put more than N - 1 requests into any window. Returns the wait, "0"
+# when admitted.
 _ADMIT_LUA = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
@@ -196,7 +235,7 @@ class RedisThrottle:
     def admit(self, key: str, limit: RateLimit) -> float:
         wait = self._admit(
             keys=[f"{self._prefix}{key}:sent"],
-            args=[repr(limit.per_seconds), str(limit.window_allowance), uuid.uuid4().hex],
+            args=[repr(limit.send_window), str(limit.window_allowance), uuid.uuid4().hex],
         )
         return float(wait)
 
@@ -279,7 +318,7 @@ class Throttle:
         slept = 0.0
         key = f"{provider}:{tenant_id}"
         while (wait := self.backend.admit(key, limit)) > 0:
-            wait = min(wait + 0.001, limit.per_seconds)
+            wait = min(wait + 0.001, limit.send_window)
             self._sleep(wait)
             slept += wait
         return slept

@@ -4,6 +4,15 @@ One status-to-error ladder for all vendors, Retry-After honoured, and one gate
 (throttle token + "dispatched" mark) taken before every outgoing request. A
 client takes ``transport=`` and a base URL and reads no global settings, so
 tests and the sandbox can put a fake vendor behind it.
+
+After a *mutating* request, only an answer that proves the vendor did nothing
+allows a plain retry: 429, and the statuses a vendor documents as "not
+processed" (``VendorClient.not_processed_statuses``). Any other answer that
+is not a definite refusal (5xx, 408, 425), like a connection lost after
+sending, raises ``TransientFailure`` with ``outcome_known=False``: the
+executor does not repeat such a step blindly. Other 4xx are definite
+failures (the vendor refused; nothing happened). Read-only requests retry
+5xx/408/425 as before.
 """
 
 from __future__ import annotations
@@ -32,6 +41,24 @@ from executor.errors import (
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 MAX_VENDOR_MESSAGE = 500
+# Answers that prove a request was not carried out, for every vendor: a 429
+# is the rate limiter refusing the request before it is acted on.
+NOT_PROCESSED_STATUSES: frozenset[int] = frozenset({429})
+# Retryable answers that say nothing about whether the request was carried
+# out (besides every 5xx): Request Timeout and Too Early.
+_AMBIGUOUS_4XX = frozenset({408, 425})
+_RETRYABLE_5XX = frozenset({500, 502, 503, 504})
+
+
+def may_have_been_processed(status: int, not_processed: frozenset[int]) -> bool:
+    """True when an error status leaves open whether the vendor carried the request out.
+
+    Every 5xx, 408 and 425 (and 429 if a client drops it from ``not_processed``),
+    unless ``not_processed`` names it. Other 4xx are refusals.
+    """
+    if status in not_processed:
+        return False
+    return status >= 500 or status in _AMBIGUOUS_4XX or status == 429
 
 
 def retry_after_seconds(response: httpx.Response, now: float | None = None) -> float | None:
@@ -99,12 +126,31 @@ def vendor_message(response: httpx.Response) -> str:
     return message
 
 
-def error_for_response(response: httpx.Response, vendor: str) -> ActionFailure:
-    """Map a vendor error response onto the error tree (status + vendor message)."""
+def error_for_response(
+    response: httpx.Response,
+    vendor: str,
+    *,
+    mutating: bool = False,
+    not_processed: frozenset[int] = NOT_PROCESSED_STATUSES,
+) -> ActionFailure:
+    """Map a vendor error response onto the error tree (status + vendor message).
+
+    ``mutating``: the request may have changed something at the vendor. Then
+    an answer that does not prove "not processed" (``not_processed``, 429 by
+    default) and is not a definite 4xx refusal becomes a ``TransientFailure``
+    with ``outcome_known=False``.
+    """
     status = response.status_code
     message = vendor_message(response)
     detail = VendorDetail(status=status, message=message)
     text = f"{vendor} returned {status}: {message}"
+    if mutating and may_have_been_processed(status, not_processed):
+        return TransientFailure(
+            f"{text} (the request may have been carried out)",
+            vendor=detail,
+            retry_after=retry_after_seconds(response),
+            outcome_known=False,
+        )
     if status == 401:
         return IntegrationMisconfigured(
             f"{vendor} rejected the stored credentials ({status}: {message}); "
@@ -119,7 +165,8 @@ def error_for_response(response: httpx.Response, vendor: str) -> ActionFailure:
         return Conflict(text, vendor=detail)
     if status == 429:
         return RateLimited(text, vendor=detail, retry_after=retry_after_seconds(response))
-    if status in (408, 425) or status in (500, 502, 503, 504):
+    declared_busy = status >= 500 and status in not_processed  # a documented "try later"
+    if status in _AMBIGUOUS_4XX or status in _RETRYABLE_5XX or declared_busy:
         return TransientFailure(text, vendor=detail, retry_after=retry_after_seconds(response))
     return VendorError(text, vendor=detail)
 
@@ -129,9 +176,12 @@ class VendorClient:
 
     Subclasses set ``vendor`` (the name in messages) and override
     ``auth_headers`` (and may refresh credentials in ``on_unauthorized``).
+    A vendor that documents other answers as "the request was not processed"
+    (safe to send again) extends ``not_processed_statuses``, citing its docs.
     """
 
     vendor: ClassVar[str] = "vendor"
+    not_processed_statuses: ClassVar[frozenset[int]] = NOT_PROCESSED_STATUSES
 
     def __init__(
         self,
@@ -230,7 +280,12 @@ class VendorClient:
 
         A 401 gives the subclass one chance to refresh credentials
         (``on_unauthorized`` returning True) before the request is repeated.
+        An error answer to a mutating request (by default any method but
+        GET/HEAD/OPTIONS) that does not prove "not processed" has
+        ``outcome_known=False``.
         """
+        if mutating is None:
+            mutating = method.upper() not in SAFE_METHODS
         response = self.send(
             method, path, params=params, json=json, data=data, headers=headers, mutating=mutating
         )
@@ -245,12 +300,18 @@ class VendorClient:
                 mutating=mutating,
             )
         if response.is_error:
-            raise self.error_for(response)
+            raise self.error_for(response, mutating=mutating)
         return response
 
-    def error_for(self, response: httpx.Response) -> ActionFailure:
-        """The error an error response raises; vendors override to name their own codes."""
-        return error_for_response(response, self.vendor)
+    def error_for(self, response: httpx.Response, *, mutating: bool = False) -> ActionFailure:
+        """The error an error response raises; vendors override to name their own codes.
+
+        ``mutating``: the answer is to a request that may change something at
+        the vendor (see ``error_for_response``).
+        """
+        return error_for_response(
+            response, self.vendor, mutating=mutating, not_processed=self.not_processed_statuses
+        )
 
     def request_json(self, method: str, path: str, **kwargs: Any) -> Any:
         """``request`` and decode the JSON body (None for an empty body)."""

@@ -195,8 +195,14 @@ class NinjaOneClient(VendorClient):
 
     # -- requests -----------------------------------------------------------------------
 
-    def error_for(self, response: httpx.Response) -> ActionFailure:
-        """The base ladder's error, with NinjaOne's own codes and message applied."""
+    def error_for(self, response: httpx.Response, *, mutating: bool = False) -> ActionFailure:
+        """The base ladder's error, with NinjaOne's own codes and message applied.
+
+        ``not_processed_statuses`` stays the base's (429 only): the NinjaOne
+        public API v2 spec declares only ``default`` responses for its action
+        endpoints (reboot, script run, alert reset) and documents no status as
+        "not processed", so a 5xx to one of them leaves its outcome unknown.
+        """
         fields = _error_fields(response)
         code = fields.get("error")
         description = _text(fields.get("error_description")) or vendor_message(response)
@@ -215,7 +221,7 @@ class NinjaOneClient(VendorClient):
                 "reconnect with a token granted the monitoring and management scopes",
                 vendor=detail,
             )
-        error = error_for_response(response, self.vendor)
+        error = super().error_for(response, mutating=mutating)
         incident = _text(fields.get("incidentId"))
         if incident is not None:
             # NinjaOne's support needs the incident id to find the request.

@@ -79,6 +79,12 @@ class GraphCalendar(VendorClient):
     """Calendar events of one user, through Microsoft Graph v1.0."""
 
     vendor = "Microsoft Graph"
+    # ``not_processed_statuses`` stays the base's (429 only). Graph's throttling
+    # guidance (learn.microsoft.com/graph/throttling) documents throttled
+    # requests as 429 that "fail"; its error list (learn.microsoft.com/graph/errors)
+    # says of 503 only that the service is unavailable or overloaded and the
+    # request "may" be repeated after Retry-After: no proof that a POST was not
+    # carried out. Event creation is made safe to repeat by ``transactionId``.
 
     def __init__(self, base_url: str, token_source: Callable[[bool], str], **kwargs: Any):
         super().__init__(base_url, **kwargs)

@@ -1,20 +1,44 @@
-"""Four worker processes share one per-account limit that the fake vendor enforces."""
+"""Four worker processes share one per-account limit that the fake vendor enforces.
+
+The vendor counts requests when they arrive, and some requests take longer
+between our send log and the vendor's count than others. The test makes that
+happen twice over: runs of requests are held back before the vendor's limiter
+counts them (a delay fault), so that a run of late arrivals is followed by a
+run of prompt ones; and CPU burners compete with the workers (and with the
+fake vendor's server threads) while the backlog is worked off. Only the
+throttle's transit margin keeps the vendor's own count under its limit then.
+
+The burners start once the other tenant's few steps are done: whether those
+pass the backlog depends on how long a first delivery takes (they queue
+behind the backlog's first deliveries), which is not what this test measures.
+"""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from sandbox.core import Fault
 from sandbox.widgets import FakeWidgets
 from tests.e2e.conftest import Cluster, make_cluster
 from tests.executor.conftest import CANARY_KEY, OTHER_KEY, OTHER_TENANT, TENANT
 
 LIMIT = (10, 1.0)  # what the vendor enforces: 10 requests in any 1-second window
+BURNERS = 2  # busy processes competing with the workers (CI has two cores)
+# Runs of requests alternately held back this long before the vendor counts
+# them and not: within the throttle's 0.2 s margin, but more than the gap
+# between two requests at the limit (0.1 s), so a window without the margin
+# would let the vendor count one request too many.
+TRANSIT_DELAY = 0.15
+TRANSIT_RUN = 10
 
 
 @pytest.fixture
@@ -34,6 +58,11 @@ def test_four_workers_stay_under_the_vendor_limit_and_other_tenants_flow(
 ) -> None:
     for i in range(4):
         limited.start_worker(f"w{i}", concurrency=2)
+    for _ in range(3):
+        slow = Fault(delay=TRANSIT_DELAY)
+        prompt = Fault(delay=0.0)
+        limited.fake.inject(slow, method="POST", path="/v1/widgets", times=TRANSIT_RUN)
+        limited.fake.inject(prompt, method="POST", path="/v1/widgets", times=TRANSIT_RUN)
     events = EventLog(limited)
     backlog = [
         limited.executor.enqueue(
@@ -54,8 +83,10 @@ def test_four_workers_stay_under_the_vendor_limit_and_other_tenants_flow(
         for i in range(5)
     ]
     results_b = [h.wait(60) for h in other]
-    results_a = [h.wait(120) for h in backlog]
+    with cpu_burners(BURNERS):
+        results_a = [h.wait(120) for h in backlog]
     assert all(r.status == "SUCCEEDED" for r in results_a + results_b)
+    # The vendor's own count, by arrival time: never a request over its limit.
     assert limited.fake.over_limit() == 0
     assert len(limited.fake.widgets_created("acct-acme")) == 40
     # The other tenant's steps were not queued behind the first tenant's backlog.
@@ -75,6 +106,22 @@ def test_four_workers_stay_under_the_vendor_limit_and_other_tenants_flow(
     assert {e["name"] for e in received} == {"patchbay.run.widgets"}
     leaks = [e["kwargs"] for e in received if "input" in e["kwargs"] or "a0" in e["kwargs"]]
     assert leaks == []
+
+
+@contextmanager
+def cpu_burners(count: int) -> Iterator[None]:
+    """``count`` processes spinning on the CPU until the block ends."""
+    procs = [
+        subprocess.Popen([sys.executable, "-c", "while True: pass"], stdin=subprocess.DEVNULL)
+        for _ in range(count)
+    ]
+    try:
+        yield
+    finally:
+        for proc in procs:
+            proc.kill()
+        for proc in procs:
+            proc.wait(10)
 
 
 class EventLog:

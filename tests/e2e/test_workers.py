@@ -129,8 +129,12 @@ def test_kill_9_before_anything_was_dispatched_is_taken_over_and_succeeds(
 def test_retry_after_a_transient_failure_reuses_the_row(cluster: Cluster) -> None:
     cluster.start_worker()
     cluster.fake.inject(Fault(status=503, body={"message": "maintenance"}), method="POST")
+    # Safe to repeat: a 503 to a POST of any other action would be OUTCOME_UNKNOWN.
     handle = cluster.executor.enqueue(
-        CREATE, tenant_id=TENANT, input={"name": "retry"}, idempotency_key="retry-1"
+        "widgets.widgets.create_idempotent",
+        tenant_id=TENANT,
+        input={"name": "retry"},
+        idempotency_key="retry-1",
     )
     result = handle.wait(30)
     assert result.status == "SUCCEEDED"

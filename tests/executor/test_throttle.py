@@ -13,6 +13,7 @@ import redis
 
 from executor.errors import Throttled
 from executor.throttle import MemoryThrottle, RateLimit, RedisThrottle, Throttle, ThrottleBackend
+from sandbox.core import ManualClock
 
 REDIS_URL = os.environ.get("PATCHBAY_TEST_REDIS_URL", "redis://127.0.0.1:6379/11")
 
@@ -52,8 +53,19 @@ def max_in_window(times: list[float], window: float) -> int:
 def test_limits_parse(text: str, requests: int, per: float) -> None:
     limit = RateLimit.parse(text)
     assert (limit.requests, limit.per_seconds) == (requests, per)
-    # One token of burst plus the refill never exceeds N in any window W.
+    # One token of burst plus the refill never exceeds N in any window W,
+    # nor in the window widened by the transit margin.
     assert limit.capacity + limit.refill_per_second * limit.per_seconds <= requests
+    assert limit.capacity + limit.refill_per_second * limit.send_window <= requests
+
+
+@pytest.mark.parametrize(
+    ("text", "margin"), [("10/s", 0.2), ("50/2s", 0.2), ("60/m", 1.2), ("1000/h", 72.0)]
+)
+def test_the_window_has_a_transit_margin_of_0_2_s_or_2_percent(text: str, margin: float) -> None:
+    limit = RateLimit.parse(text)
+    assert limit.margin == pytest.approx(margin)
+    assert limit.send_window == pytest.approx(limit.per_seconds + margin)
 
 
 @pytest.mark.parametrize("text", ["60", "0/s", "ten/m", "5/0s", "5/d"])
@@ -142,12 +154,24 @@ def test_reserved_waits_keep_callers_in_order(backend: ThrottleBackend) -> None:
     assert waits[1].wait < waits[2].wait < waits[3].wait
 
 
-def test_the_send_log_never_admits_more_than_n_minus_one_per_window(
+def test_the_send_log_never_admits_more_than_n_minus_one_per_window_plus_margin(
     backend: ThrottleBackend,
 ) -> None:
     limit = RateLimit.parse("4/1s")
     admitted = [backend.admit("p:t", limit) for _ in range(5)]
     assert admitted[:3] == [0.0, 0.0, 0.0]
-    assert 0.9 < admitted[3] <= 1.0  # full until the oldest send leaves the window
-    assert 0.9 < admitted[4] <= 1.0
+    # Full until the oldest send is a whole window *and the margin* old.
+    assert 1.1 < admitted[3] <= 1.2
+    assert 1.1 < admitted[4] <= 1.2
     assert backend.admit("p:other", limit) == 0.0
+
+
+def test_a_send_is_counted_for_the_window_plus_the_margin() -> None:
+    clock = ManualClock(start=100.0)
+    backend = MemoryThrottle(clock=clock)
+    limit = RateLimit.parse("3/1s")  # the send log allows 2 per 1.2 s
+    assert [backend.admit("p:t", limit) for _ in range(2)] == [0.0, 0.0]
+    clock.advance(1.0)  # the vendor's window has passed, the margin has not
+    assert backend.admit("p:t", limit) == pytest.approx(0.2)
+    clock.advance(0.2)
+    assert backend.admit("p:t", limit) == 0.0
