@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import pytest
+from celery import Celery
+from celery.utils.quorum_queues import detect_quorum_queues
+from kombu import Queue
+
 import celeryconfig
 from catalog.registration import Catalog
 from store.settings import Settings
@@ -42,3 +49,113 @@ def test_embedded_memory_broker_polls_fast() -> None:
     conf = celeryconfig.config(Settings(), Catalog())
     assert conf["broker_url"] == "memory://"
     assert conf["broker_transport_options"]["polling_interval"] == 0.005
+
+
+AMQP_URL = "amqp://guest:guest@127.0.0.1:5672//"
+EVERY_QUEUE = ["patchbay.widgets", "patchbay.core"]
+
+
+def app_for(conf: dict[str, Any]) -> Celery:
+    app = Celery("patchbay-test", set_as_current=False)
+    app.conf.update(conf)
+    return app
+
+
+def test_every_provider_queue_is_declared_so_a_worker_without_q_consumes_all() -> None:
+    conf = celeryconfig.config(Settings(broker_url="redis://x"), widgets_catalog())
+    queues: list[Queue] = conf["task_queues"]
+    assert [q.name for q in queues] == EVERY_QUEUE
+    assert [(q.exchange.name, q.exchange.type, q.routing_key) for q in queues] == [
+        ("patchbay.widgets", "direct", "patchbay.widgets"),
+        ("patchbay.core", "direct", "patchbay.core"),
+    ]
+    app = app_for(conf)
+    # What a worker started without -Q consumes.
+    assert sorted(app.amqp.queues.consume_from) == sorted(EVERY_QUEUE)
+    assert app.amqp.default_queue.name == "patchbay.core"
+
+
+def test_redis_keeps_its_visibility_timeout_and_no_amqp_options() -> None:
+    conf = celeryconfig.config(
+        Settings(broker_url="redis://x", visibility_timeout=600), widgets_catalog()
+    )
+    assert conf["broker_transport_options"] == {
+        "visibility_timeout": 600,
+        "unacked_restore_interval": 60,
+        "unacked_restore_throttle": 1,
+    }
+    assert conf["visibility_timeout"] == 600
+    assert "task_default_queue_type" not in conf
+    assert all(not q.queue_arguments for q in conf["task_queues"])
+    assert not detect_quorum_queues(app_for(conf), "redis")[0]
+
+
+@pytest.mark.parametrize(
+    "url",
+    [AMQP_URL, "pyamqp://h//", "amqps://u:p@h:5671/v", "amqp://a//;amqp://b//"],
+)
+def test_rabbitmq_gets_durable_quorum_queues_confirms_and_native_delayed_delivery(
+    url: str,
+) -> None:
+    conf = celeryconfig.config(
+        Settings(broker_url=url, result_backend="redis://r", visibility_timeout=600),
+        widgets_catalog(),
+    )
+    queues: list[Queue] = conf["task_queues"]
+    assert [q.name for q in queues] == EVERY_QUEUE
+    for queue in queues:
+        assert queue.durable and not queue.auto_delete and not queue.exclusive
+        assert queue.queue_arguments == {"x-queue-type": "quorum"}
+        # Native delayed delivery only binds topic (or fanout) exchanges.
+        assert (queue.exchange.name, queue.exchange.type) == (queue.name, "topic")
+        assert queue.exchange.durable
+        assert queue.routing_key == queue.name
+    assert conf["broker_transport_options"] == {"confirm_publish": True}
+    assert "visibility_timeout" not in conf
+    assert conf["task_default_delivery_mode"] == "persistent"
+    assert conf["task_default_queue_type"] == "quorum"
+    assert conf["task_create_missing_queue_type"] == "quorum"
+    assert conf["task_create_missing_queue_exchange_type"] == "topic"
+    assert conf["broker_native_delayed_delivery_queue_type"] == "quorum"
+    assert conf["worker_detect_quorum_queues"] is True
+    assert conf["worker_prefetch_multiplier"] == 1
+    app = app_for(conf)
+    # Celery turns on native delayed delivery and per-consumer QoS from this.
+    assert detect_quorum_queues(app, "amqp") == (True, "patchbay.widgets")
+    # A queue a plain Celery client creates from a name matches ours exactly
+    # (a mismatch would be refused by RabbitMQ with PRECONDITION_FAILED).
+    for queue in queues:
+        missing = app.amqp.queues.new_missing(queue.name)
+        assert missing.queue_arguments == queue.queue_arguments
+        assert (missing.exchange.name, missing.exchange.type) == (queue.name, "topic")
+        assert missing.routing_key == queue.name
+
+
+def test_a_send_while_the_broker_is_down_gives_up_after_a_bounded_retry() -> None:
+    for url in ("redis://x", AMQP_URL):
+        conf = celeryconfig.config(Settings(broker_url=url), widgets_catalog())
+        assert conf["task_publish_retry"] is True
+        policy = conf["task_publish_retry_policy"]
+        assert policy["max_retries"] == 3
+        assert policy["interval_max"] <= 1
+        # Workers, on the other hand, reconnect for as long as it takes.
+        assert conf["broker_connection_retry"] is True
+        assert conf["broker_connection_max_retries"] is None
+        assert conf["worker_cancel_long_running_tasks_on_connection_loss"] is False
+
+
+def test_sub_second_countdowns_are_raised_to_one_second_on_rabbitmq_only() -> None:
+    assert celeryconfig.broker_countdown(AMQP_URL, 0.2) == 1.0
+    assert celeryconfig.broker_countdown(AMQP_URL, 2.5) == 2.5
+    assert celeryconfig.broker_countdown(AMQP_URL, 0) == 0
+    assert celeryconfig.broker_countdown("redis://x", 0.2) == 0.2
+    assert celeryconfig.broker_countdown("memory://", 0.2) == 0.2
+
+
+def test_broker_schemes() -> None:
+    assert celeryconfig.is_amqp("amqp://guest:guest@127.0.0.1:5672//")
+    assert celeryconfig.is_amqp("AMQPS://h//")
+    assert celeryconfig.is_amqp("pyamqp://h//")
+    assert not celeryconfig.is_amqp("redis://127.0.0.1:6379/0")
+    assert not celeryconfig.is_amqp("rediss://h/0;amqp://h//")
+    assert not celeryconfig.is_amqp("memory://")
