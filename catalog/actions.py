@@ -16,7 +16,7 @@ from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel
 
-from catalog.context import ActionContext, Pending
+from catalog.context import ActionContext, NotApplied, Pending
 from catalog.errors import RegistrationConflict, RegistrationError, UnknownActionError
 
 ACTION_ID_PATTERN = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
@@ -58,6 +58,14 @@ class ActionSpec(Generic[InputT, OutputT]):
     # Internal actions run through the executor (ledger, retries, throttle) on
     # behalf of patchbay itself, e.g. calendar sync; the designer never lists them.
     internal: bool = False
+    # A read-back that settles a side effect whose request got no proof either way
+    # (a 5xx, a timeout or a reset after sending; a worker lost after dispatch):
+    # (input, ctx) -> the output if it happened, NotApplied if it did not; raise
+    # if the vendor cannot tell. Without one such a step ends OUTCOME_UNKNOWN.
+    reconcile: Callable[[InputT, ActionContext], OutputT | NotApplied] | None = None
+    # Longest one delivery (a start, a check or a read-back) may run, in seconds;
+    # None: PATCHBAY_STEP_TIME_LIMIT. Enforced in every worker pool.
+    time_limit: float | None = None
 
     @property
     def key(self) -> str:
@@ -109,6 +117,10 @@ def validate_action_spec(spec: AnyActionSpec) -> None:
         raise RegistrationError(f"{where}: handler must be callable")
     if spec.check is not None and not callable(spec.check):
         raise RegistrationError(f"{where}: check must be callable")
+    if spec.reconcile is not None and not (callable(spec.reconcile) and spec.side_effectful):
+        raise RegistrationError(f"{where}: reconcile must be callable, on a side-effectful action")
+    if spec.time_limit is not None and not spec.time_limit > 0:
+        raise RegistrationError(f"{where}: time_limit must be a positive number of seconds")
     if not spec.ui.label.strip():
         raise RegistrationError(f"{where}: ui.label must not be blank")
     if spec.idempotency != "engine":

@@ -33,6 +33,18 @@ class Pending:
     note: str = ""
 
 
+@dataclass(frozen=True)
+class NotApplied:
+    """A read-back's answer "the side effect did not happen": the step may be tried again.
+
+    An action's ``reconcile`` returns its output when the vendor shows the
+    effect happened, ``NotApplied`` when it shows it did not, and raises when it
+    cannot tell (the step then ends ``OUTCOME_UNKNOWN``).
+    """
+
+    reason: str = ""
+
+
 class RequestGate(Protocol):
     """Called by the vendor client base before every outgoing request."""
 

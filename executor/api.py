@@ -1,8 +1,10 @@
 """The Python API over the wire contract: ``enqueue`` a step, read its ``result``.
 
 Both validate early (unknown action, bad input, unknown tenant) and send
-nothing when they refuse. A key whose step already finished is answered from
-the ledger without sending anything.
+nothing when they refuse. ``enqueue`` records the step ``QUEUED`` in the
+ledger before publishing it (the sweeper re-publishes it if the broker loses
+it) and removes that row again if the broker refuses the message. A key whose
+step already finished is answered from the ledger without sending anything.
 """
 
 from __future__ import annotations
@@ -13,11 +15,17 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from amqp.exceptions import NotFound as AmqpNotFound
+from kombu.exceptions import ChannelError as KombuChannelError
+from sqlalchemy.exc import IntegrityError
+
 import celeryconfig
+from catalog.actions import AnyActionSpec
 from executor.app import ExecutorRuntime, kwargs_repr
 from executor.errors import IdempotencyConflict, ValidationFailed
-from executor.ledger import input_hash
+from executor.ledger import ClaimRequest, RowSnapshot
 from executor.results import InvocationResult, outcome_from_row
+from store.types import utcnow
 
 KEY_PATTERN = re.compile(r"^[^\x00-\x1f\x7f]{1,512}$")
 
@@ -25,6 +33,10 @@ KEY_PATTERN = re.compile(r"^[^\x00-\x1f\x7f]{1,512}$")
 def derive_key(run_id: str, step_path: str, action_id: str, version: int) -> str:
     """The engine's default key: ``<run_id>:<step_path>:<action_id>@<version>``."""
     return f"{run_id}:{step_path}:{action_id}@{version}"
+
+
+class EnqueueFailed(RuntimeError):
+    """The broker did not accept the step; nothing was recorded, so it may be sent again."""
 
 
 @dataclass
@@ -101,25 +113,65 @@ class Executor:
                 field="idempotency_key",
             )
         data = model.model_dump(mode="json")
-        tenant_known, existing = pipeline.ledger.lookup(tenant_id, key)
-        if not tenant_known:
-            raise ValidationFailed(f"unknown tenant {tenant_id!r}", field="tenant_id")
-        if existing is not None:
-            if existing.input_hash != input_hash(data):
-                raise IdempotencyConflict(
-                    f"idempotency key {key!r} was first used with a different input",
-                    details={"existing_action": f"{existing.action_id}@{existing.action_version}"},
-                )
-            if spec.side_effectful:
-                retry_allowed = existing.status == "FAILED" and bool(
-                    (existing.error or {}).get("retryable")
-                )
-                if existing.final and not retry_allowed:
-                    return InvocationHandle(key, tenant_id, sent=False, executor=self)
-                if not existing.final:
-                    # In progress: its own deliveries and re-checks carry it.
-                    return InvocationHandle(key, tenant_id, sent=False, executor=self)
-        provider = pipeline.provider_of(spec)
+        claim_req = pipeline.claim_request(
+            spec, data, tenant_id=tenant_id, key=key, run_id=run_id, step_path=step_path
+        )
+        try:
+            queued = pipeline.ledger.record_queued(claim_req)
+        except IntegrityError:
+            raise ValidationFailed(f"unknown tenant {tenant_id!r}", field="tenant_id") from None
+        countdown: float | None = None
+        if queued is None:
+            existing = pipeline.ledger.get(tenant_id, key)
+            if existing is not None and not self._send_again(spec, existing, claim_req):
+                return InvocationHandle(key, tenant_id, sent=False, executor=self)
+            if existing is not None and existing.status == "WAITING" and existing.next_check_at:
+                # A copy for when the step is due: the message that would carry it may
+                # be gone (an embedded worker that stopped); if not, the claim answers
+                # the extra copy without running anything twice.
+                countdown = max(0.0, (existing.next_check_at - utcnow()).total_seconds())
+        try:
+            self._publish(spec, tenant_id, key, data, run_id, step_path, countdown=countdown)
+        except Exception as exc:
+            if queued is not None:
+                pipeline.ledger.forget_queued(queued)
+            raise EnqueueFailed(
+                f"the broker did not accept step {key!r} ({type(exc).__name__}); nothing was "
+                "recorded: send it again when the broker is back"
+            ) from exc
+        return InvocationHandle(key, tenant_id, sent=True, executor=self)
+
+    def _send_again(self, spec: AnyActionSpec, existing: RowSnapshot, req: ClaimRequest) -> bool:
+        """Whether a key already in the ledger is published again (or answered as it is)."""
+        if existing.input_hash != req.input_hash:
+            raise IdempotencyConflict(
+                f"idempotency key {req.key!r} was first used with a different input",
+                details={"existing_action": f"{existing.action_id}@{existing.action_version}"},
+            )
+        if not spec.side_effectful:
+            return True  # read-only steps run again
+        if existing.final:
+            # A new attempt only after a retryable failure.
+            return existing.status == "FAILED" and bool((existing.error or {}).get("retryable"))
+        # In progress: its own deliveries should carry it, but they may be lost (a
+        # broker without persistence, an embedded worker that stopped, a dead worker's
+        # unacknowledged message). A copy revives it; a copy that finds it running
+        # re-checks and then answers the outcome, and never runs it twice.
+        return True
+
+    def _publish(
+        self,
+        spec: AnyActionSpec,
+        tenant_id: str,
+        key: str,
+        data: dict[str, Any],
+        run_id: str | None,
+        step_path: str | None,
+        *,
+        countdown: float | None = None,
+    ) -> None:
+        provider = self.runtime.pipeline.provider_of(spec)
+        soft, hard = self.runtime.message_time_limits(spec)
         self.runtime.app.send_task(
             celeryconfig.task_name(provider),
             kwargs={
@@ -134,8 +186,43 @@ class Executor:
             queue=celeryconfig.queue_name(provider),
             argsrepr="()",
             kwargsrepr=kwargs_repr(spec.id, spec.version, tenant_id, key),
+            countdown=countdown,
+            soft_time_limit=soft,
+            time_limit=hard,
         )
-        return InvocationHandle(key, tenant_id, sent=True, executor=self)
+
+    def queue_of(self, row: RowSnapshot) -> str | None:
+        """The queue a recorded step's messages go to (None if its action is gone)."""
+        spec = self.runtime.catalog.actions.find(row.action_id, row.action_version)
+        if spec is None:
+            return None
+        return celeryconfig.queue_name(self.runtime.pipeline.provider_of(spec))
+
+    def queue_depth(self, queue: str) -> int | None:
+        """Messages ready in ``queue`` now (None when the broker cannot tell).
+
+        A queue the broker does not know holds nothing (Redis keeps no empty list).
+        """
+        try:
+            with self.runtime.app.connection_for_read() as conn:
+                channel: Any = conn.default_channel
+                declared = channel.queue_declare(queue=queue, passive=True)
+                return int(declared.message_count)
+        except (KombuChannelError, AmqpNotFound) as exc:
+            return 0 if "NOT_FOUND" in str(exc) or isinstance(exc, AmqpNotFound) else None
+        except Exception:
+            return None
+
+    def republish(self, row: RowSnapshot) -> bool:
+        """Publish a recorded step's message again (the sweeper's re-drive); False if its
+        action is no longer registered."""
+        spec = self.runtime.catalog.actions.find(row.action_id, row.action_version)
+        if spec is None:
+            return False
+        self._publish(
+            spec, row.tenant_id, row.key, dict(row.input_json or {}), row.run_id, row.step_path
+        )
+        return True
 
     def result(self, key: str, tenant_id: str) -> InvocationResult | None:
         """The step's current state from the ledger, or None if unknown."""

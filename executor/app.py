@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import threading
 from collections.abc import Mapping
@@ -27,8 +28,10 @@ from sqlalchemy.exc import DBAPIError
 import celeryconfig
 from catalog.bootstrap import build_catalog
 from catalog.registration import Catalog
-from executor.outbox import OutboxRelay, relay_step
+from executor.housekeeping import Housekeeper, housekeeping_step
+from executor.outbox import OutboxRelay
 from executor.pipeline import (
+    CELERY_LIMIT_SLACK,
     Dropped,
     Finished,
     Pipeline,
@@ -91,6 +94,10 @@ class ExecutorRuntime:
     def _ensure(self) -> tuple[Store, Pipeline]:
         with self._lock:
             if self._pid != os.getpid() or self._store is None or self._pipeline is None:
+                if self._store is not None and self._pid != os.getpid():
+                    # Inherited across a fork: drop the parent's pooled connections
+                    # without closing them (SQLAlchemy's rule for forked children).
+                    self._store.engine.dispose(close=False)
                 self._store = Store.from_settings(self.settings)
                 self._pipeline = Pipeline(
                     catalog=self.catalog,
@@ -145,8 +152,7 @@ class ExecutorRuntime:
         app.conf.update(celeryconfig.config(self.settings, self.catalog))
         for provider in celeryconfig.providers(self.catalog):
             self._register_task(app, provider)
-        if self.catalog.subscriptions:
-            app.steps["worker"].add(relay_step(self.outbox_relay))
+        app.steps["worker"].add(housekeeping_step(self.housekeeper))
         return app
 
     def outbox_relay(self) -> OutboxRelay:
@@ -154,6 +160,45 @@ class ExecutorRuntime:
         from executor.api import Executor
 
         return OutboxRelay(Executor(self))
+
+    def housekeeper(self) -> Housekeeper:
+        """The outbox relay and ledger sweeper of one worker (see ``executor.housekeeping``)."""
+        from executor.api import Executor
+
+        return Housekeeper(Executor(self), relay=bool(self.catalog.subscriptions))
+
+    def time_limits(self, provider: str) -> tuple[int, int]:
+        """Celery's (soft, hard) time limits for a provider's task: a backstop.
+
+        The lease renewer stops each step at its own action's limit in every
+        pool; in prefork, Celery's soft limit interrupts a step blocked in a
+        system call and its hard limit kills a child that ignores it.
+        """
+        longest = max(
+            (
+                Pipeline.limit_for(spec, self.settings)
+                for spec in self.catalog.actions.list()
+                if self._provider_of(spec.id) == provider
+            ),
+            default=self.settings.step_time_limit,
+        )
+        soft = math.ceil(longest + CELERY_LIMIT_SLACK)
+        return soft, soft + math.ceil(CELERY_LIMIT_SLACK)
+
+    def message_time_limits(self, spec: Any) -> tuple[int, int]:
+        """Celery's (soft, hard) limits for one step's message: its own action's limit.
+
+        Messages patchbay publishes carry them; a wire engine's messages get the
+        provider task's defaults (``time_limits``).
+        """
+        soft = math.ceil(Pipeline.limit_for(spec, self.settings) + CELERY_LIMIT_SLACK)
+        return soft, soft + math.ceil(CELERY_LIMIT_SLACK)
+
+    def _provider_of(self, action_id: str) -> str:
+        for module in self.catalog.modules.list():
+            if action_id in module.allowed_action_ids:
+                return module.provider
+        return celeryconfig.CORE_PROVIDER
 
     def _register_task(self, app: Celery, provider: str) -> None:
         runtime = self
@@ -178,6 +223,7 @@ class ExecutorRuntime:
                 run_id=run_id,
                 step_path=step_path,
                 provider=provider,
+                redeliveries=int(task.request.retries or 0),
             )
             try:
                 outcome = runtime.pipeline.execute(request, worker_identity())
@@ -190,9 +236,12 @@ class ExecutorRuntime:
                 raise task.retry(countdown=1.0, max_retries=None) from None
             return runtime._settle(task, provider, request, outcome)
 
+        soft_limit, hard_limit = self.time_limits(provider)
         app.task(
             bind=True,
             name=celeryconfig.task_name(provider),
+            soft_time_limit=soft_limit,
+            time_limit=hard_limit,
             acks_late=True,
             reject_on_worker_lost=True,
             max_retries=None,
@@ -235,7 +284,7 @@ class ExecutorRuntime:
                 # Re-sent messages need the safe repr again, or Flower shows raw input.
                 retry: Any = task.retry  # celery-types omits the publish options
                 raise retry(
-                    countdown=countdown,
+                    countdown=celeryconfig.broker_countdown(self.settings.broker_url, countdown),
                     max_retries=None,
                     argsrepr="()",
                     kwargsrepr=kwargs_repr(

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import ctypes
 import itertools
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping, MutableMapping
 from contextlib import contextmanager
 from datetime import datetime
@@ -188,32 +190,75 @@ class InvocationContext:
         return self._clock()
 
 
-class LeaseRenewer:
-    """One background thread per ledger renewing the leases of every running step.
+class TimeLimitExceeded(BaseException):
+    """Raised inside a step's thread when its delivery overran the action's time limit.
 
-    Each step registers its (row, owner) while it runs; every third of the
-    lease the thread extends them all. A lease found lost is flagged so the
-    step drops its result instead of overwriting another worker's.
+    A BaseException, so a handler's ``except Exception`` cannot swallow it.
     """
 
-    def __init__(self, ledger: Ledger) -> None:
+
+def _raise_in_thread(thread_id: int, exc: type[BaseException] | None) -> None:
+    """Schedule ``exc`` to be raised in thread ``thread_id`` (None clears a pending one).
+
+    CPython delivers it at the thread's next bytecode boundary: a thread blocked
+    in a C call (a socket read) sees it when the call returns, which the HTTP
+    client's own timeouts bound.
+    """
+    ctypes.pythonapi.PyThreadState_SetAsyncExc(
+        ctypes.c_ulong(thread_id), ctypes.py_object(exc) if exc is not None else None
+    )
+
+
+class LeaseRenewer:
+    """One background thread per ledger: renews running steps' leases, enforces time limits.
+
+    Each step registers its (row, owner, time limit) while it runs; every third
+    of the lease the thread extends the leases. A lease found lost is flagged
+    so the step drops its result instead of overwriting another worker's.
+
+    Time limits, the same in every pool: when a step's delivery overruns its
+    limit, ``TimeLimitExceeded`` is raised in the step's thread (once); from
+    ``limit + grace`` on its lease is no longer renewed, so a step stuck where
+    no exception reaches it (a blocking C call) expires and the sweeper hands it
+    to the ledger's rules (retry if nothing was dispatched, else the read-back
+    or OUTCOME_UNKNOWN). Prefork workers also have Celery's own time limits as a
+    backstop (``executor.app``).
+    """
+
+    def __init__(self, ledger: Ledger, *, grace: float = 5.0) -> None:
         self._ledger = ledger
+        self._grace = grace
         self._lock = threading.Lock()
-        self._active: dict[int, tuple[RowSnapshot, str, LeaseHandle]] = {}
+        self._active: dict[int, LeaseHandle] = {}
         self._thread: threading.Thread | None = None
         self._wake = threading.Event()
+        self._stopping = False
         self._tokens = itertools.count()
 
-    def hold(self, row: RowSnapshot, owner: str) -> LeaseHandle:
-        """Start renewing ``row``'s lease; use the handle as a context manager."""
-        handle = LeaseHandle(self, next(self._tokens))
+    def hold(self, row: RowSnapshot, owner: str, *, time_limit: float | None = None) -> LeaseHandle:
+        """Start renewing ``row``'s lease; use the handle as a context manager.
+
+        ``time_limit``: seconds this delivery may run (None: no limit).
+        """
+        now = time.monotonic()
+        handle = LeaseHandle(
+            self,
+            next(self._tokens),
+            row=row,
+            owner=owner,
+            thread_id=threading.get_ident(),
+            soft_deadline=None if time_limit is None else now + time_limit,
+            hard_deadline=None if time_limit is None else now + time_limit + self._grace,
+        )
         with self._lock:
-            self._active[handle.token] = (row, owner, handle)
+            self._active[handle.token] = handle
             if self._thread is None or not self._thread.is_alive():
+                self._stopping = False
                 self._thread = threading.Thread(
                     target=self._run, name="patchbay-lease-renewer", daemon=True
                 )
                 self._thread.start()
+        self._wake.set()  # a new deadline may be the nearest
         return handle
 
     def release(self, token: int) -> None:
@@ -224,36 +269,101 @@ class LeaseRenewer:
         """Stop the renewal thread (a later ``hold`` starts a new one)."""
         with self._lock:
             thread, self._thread = self._thread, None
+            self._stopping = True
         if thread is not None:
             self._wake.set()
             thread.join(5)
-            self._wake.clear()
 
     def _run(self) -> None:
         interval = max(0.05, self._ledger.lease.total_seconds() / 3)
+        next_renewal = time.monotonic() + interval
         while True:
-            if self._wake.wait(interval):
-                return
             with self._lock:
-                held = list(self._active.values())
-            for row, owner, handle in held:
-                try:
-                    if not self._ledger.renew(row, owner):
-                        handle.lost = True
-                except Exception:  # a database blip: the next round retries
-                    logger.warning("lease renewal failed for %s", row.key, exc_info=True)
+                if self._stopping:
+                    return
+                handles = list(self._active.values())
+            now = time.monotonic()
+            for handle in handles:
+                if handle.soft_deadline is not None and now >= handle.soft_deadline:
+                    handle.interrupt()
+            if now >= next_renewal:
+                next_renewal = now + interval
+                for handle in handles:
+                    if handle.hard_deadline is not None and now >= handle.hard_deadline:
+                        continue  # overran its limit: let the lease expire
+                    try:
+                        if not self._ledger.renew(handle.row, handle.owner):
+                            handle.lost = True
+                    except Exception:  # a database blip: the next round retries
+                        logger.warning("lease renewal failed for %s", handle.row.key, exc_info=True)
+            wake_at = min(
+                [next_renewal]
+                + [h.soft_deadline for h in handles if h.soft_deadline and not h.fired]
+            )
+            self._wake.wait(max(0.01, wake_at - time.monotonic()))
+            self._wake.clear()
 
 
 class LeaseHandle:
-    """A registered lease; ``lost`` turns True if another worker took the step."""
+    """A registered lease; ``lost`` turns True if another worker took the step.
 
-    def __init__(self, renewer: LeaseRenewer, token: int) -> None:
+    ``limited()`` marks the code the time limit may interrupt (the handler);
+    outside it no ``TimeLimitExceeded`` is raised, and one pending when it
+    exits is cancelled and reported as ``timed_out`` instead.
+    """
+
+    def __init__(
+        self,
+        renewer: LeaseRenewer,
+        token: int,
+        *,
+        row: RowSnapshot,
+        owner: str,
+        thread_id: int,
+        soft_deadline: float | None,
+        hard_deadline: float | None,
+    ) -> None:
         self._renewer = renewer
         self.token = token
+        self.row = row
+        self.owner = owner
+        self.thread_id = thread_id
+        self.soft_deadline = soft_deadline
+        self.hard_deadline = hard_deadline
         self.lost = False
+        self.fired = False
+        self._inside = False
+        self._guard = threading.Lock()
 
     def __enter__(self) -> LeaseHandle:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self._renewer.release(self.token)
+
+    @property
+    def timed_out(self) -> bool:
+        return self.fired
+
+    def interrupt(self) -> None:
+        """Raise ``TimeLimitExceeded`` in the step's thread, once, if it is in the handler."""
+        with self._guard:
+            if self.fired:
+                return
+            self.fired = True
+            if self._inside:
+                _raise_in_thread(self.thread_id, TimeLimitExceeded)
+
+    @contextmanager
+    def limited(self) -> Iterator[None]:
+        with self._guard:
+            if self.fired:
+                raise TimeLimitExceeded()
+            self._inside = True
+        try:
+            yield
+        finally:
+            with self._guard:
+                self._inside = False
+                if self.fired:
+                    _raise_in_thread(self.thread_id, None)  # cancel one not yet delivered

@@ -2,6 +2,8 @@
 
 One row per (tenant, idempotency key). Statuses:
 
+- ``QUEUED``   recorded by ``executor.enqueue`` before its message was
+  published (attempt 0); a worker's claim turns it into ``STARTED``;
 - ``STARTED``  a worker holds a lease and runs the step (renewed while it runs);
 - ``WAITING``  nothing runs; the step is due again at ``next_check_at``: the
   vendor is still working (``wait_state.kind = "check"``), a retry is
@@ -13,7 +15,7 @@ Every transition is a conditional UPDATE on the state that was read, so two
 workers racing for the same row cannot both win; there is no lock held across
 a vendor call. The claim decides, for a task carrying a key:
 
-- no row: insert ``STARTED`` (attempt 1) and run;
+- no row, or a ``QUEUED`` row with the same input: ``STARTED`` (attempt 1) and run;
 - input hash differs: ``IDEMPOTENCY_CONFLICT``;
 - ``SUCCEEDED``: return the stored output (read-only actions run again);
 - final ``FAILED``: return the stored error, unless it was retryable (or the
@@ -21,12 +23,20 @@ a vendor call. The claim decides, for a task carrying a key:
 - ``WAITING`` and due: run (the check step for ``"check"``); not due: a
   duplicate, dropped;
 - ``STARTED`` with a live lease: a duplicate in flight, looked at again later;
-- ``STARTED`` with an expired lease (the worker died): taken over if nothing
-  was dispatched or the action may be repeated, else ``OUTCOME_UNKNOWN``.
+- ``STARTED`` with an expired lease (the worker died or overran its time
+  limit): taken over if nothing was dispatched or the action may be repeated;
+  if a side effect was dispatched, the action's read-back (``reconcile``)
+  settles it when it declares one, else ``OUTCOME_UNKNOWN``.
+
+Nothing here waits for a message to come back: ``stalled`` lists the rows a
+sweeper must re-publish (an expired lease, a wait overdue past a grace, a
+``QUEUED`` row whose message may have been lost), so a killed worker's steps
+settle within about a lease plus a sweep, whatever the broker does.
 """
 
 from __future__ import annotations
 
+import builtins
 import hashlib
 import json
 import uuid
@@ -35,10 +45,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import Engine, Update, and_, select, update
+from sqlalchemy import Engine, Update, and_, delete, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from store.models import Tenant
+from store.models import ExecutorLock, Tenant
 from store.models import WorkflowActionInvocation as Row
 from store.types import utcnow
 
@@ -66,6 +76,7 @@ class ClaimRequest:
     side_effectful: bool
     safe_to_repeat: bool
     max_attempts: int
+    reconcilable: bool = False
 
 
 @dataclass(frozen=True)
@@ -93,10 +104,26 @@ class RowSnapshot:
     created_at: datetime
     started_at: datetime | None
     completed_at: datetime | None
+    redriven_at: datetime | None = None
+    input_json: dict[str, Any] | None = None
 
     @property
     def final(self) -> bool:
         return self.completed_at is not None
+
+    def stalled(self, now: datetime) -> bool:
+        """True when nothing may be carrying this step on: its message may be lost.
+
+        ``QUEUED`` (its message may not have reached a worker), a wait past its
+        due time, or a lease that expired without a final outcome.
+        """
+        if self.status == "QUEUED":
+            return True
+        if self.status == "WAITING":
+            return self.next_check_at is None or self.next_check_at <= now
+        if self.status == "STARTED":
+            return self.lease_expires_at is None or self.lease_expires_at <= now
+        return False
 
     @classmethod
     def of(cls, row: Any) -> RowSnapshot:
@@ -124,12 +151,17 @@ class RowSnapshot:
             created_at=m["created_at"],
             started_at=m["started_at"],
             completed_at=m["completed_at"],
+            redriven_at=m["redriven_at"],
+            input_json=m["input_json"],
         )
 
 
 @dataclass(frozen=True)
 class Run:
-    """This worker holds the lease: run the step (or its check).
+    """This worker holds the lease: run the step (or its check, or its read-back).
+
+    ``phase="reconcile"``: a worker died after dispatching a side effect and the
+    action declares a read-back; run it to settle what happened.
 
     ``reserved_at``: a throttle slot (epoch seconds) held for this step when an
     earlier delivery was deferred; its first vendor request uses it.
@@ -137,7 +169,7 @@ class Run:
 
     row: RowSnapshot
     attempt: int
-    phase: Literal["start", "check"]
+    phase: Literal["start", "check", "reconcile"]
     takeover: bool = False
     reserved_at: float | None = None
 
@@ -257,9 +289,9 @@ class Ledger:
         """Decide what to do with a task carrying ``req.key`` (see the module doc)."""
         for _ in range(_MAX_CLAIM_ROUNDS):
             now = self._clock()
-            inserted = self._insert(req, owner, now)
-            if inserted is not None:
-                return Run(inserted, attempt=1, phase="start")
+            started = self._start(req, owner, now)
+            if started is not None:
+                return Run(started, attempt=started.attempt, phase="start")
             row = self.get(req.tenant_id, req.key)
             if row is None:
                 continue  # deleted between insert and read; try again
@@ -268,8 +300,8 @@ class Ledger:
                 return decided
         raise RuntimeError(f"could not claim {req.key!r}: the row kept changing")
 
-    def _insert(self, req: ClaimRequest, owner: str, now: datetime) -> RowSnapshot | None:
-        values = {
+    def _values(self, req: ClaimRequest, now: datetime) -> dict[str, Any]:
+        return {
             "tenant": req.tenant_id,
             "invocation_id": uuid.uuid4(),
             "idempotency_key": req.key,
@@ -279,14 +311,40 @@ class Ledger:
             "action_version": req.action_version,
             "input_hash": req.input_hash,
             "input_json": req.input_json,
+            "created_at": now,
+            "updated_at": now,
+        }
+
+    def _start(self, req: ClaimRequest, owner: str, now: datetime) -> RowSnapshot | None:
+        """Insert a STARTED row, or start the QUEUED one with the same input: one statement.
+
+        None when a row exists in any other state (or with another input).
+        """
+        lease = {
             "status": "STARTED",
             "attempt": 1,
             "lease_owner": owner,
             "lease_expires_at": now + self.lease,
-            "created_at": now,
             "started_at": now,
             "updated_at": now,
         }
+        insert = self._insert_fn(Row).values(**(self._values(req, now) | lease))
+        stmt = insert.on_conflict_do_update(
+            index_elements=["tenant", "idempotency_key"],
+            set_=lease,
+            where=and_(Row.status == "QUEUED", Row.input_hash == req.input_hash),
+        ).returning(*_COLUMNS)
+        with self._engine.connect() as conn:
+            row = conn.execute(stmt).first()
+        return None if row is None else RowSnapshot.of(row)
+
+    def record_queued(self, req: ClaimRequest) -> RowSnapshot | None:
+        """Record a step as QUEUED before its message is published; None if the key exists.
+
+        Raises ``IntegrityError`` for an unknown tenant (the row's foreign key).
+        """
+        now = self._clock()
+        values = self._values(req, now) | {"status": "QUEUED", "attempt": 0}
         stmt = (
             self._insert_fn(Row)
             .values(**values)
@@ -297,11 +355,23 @@ class Ledger:
             row = conn.execute(stmt).first()
         return None if row is None else RowSnapshot.of(row)
 
+    def forget_queued(self, row: RowSnapshot) -> bool:
+        """Delete a QUEUED row whose message the broker refused (nothing half-written)."""
+        stmt = delete(Row).where(
+            Row.tenant == row.tenant_id,
+            Row.invocation_id == row.invocation_id,
+            Row.status == "QUEUED",
+        )
+        with self._engine.connect() as conn:
+            return bool(conn.execute(stmt).rowcount)
+
     def _decide(
         self, req: ClaimRequest, row: RowSnapshot, owner: str, now: datetime
     ) -> Claim | None:
         if row.input_hash != req.input_hash:
             return InputConflict(row)
+        if row.status == "QUEUED":  # raced with another start; read again
+            return self._take(row, owner, now, attempt=1, phase="start")
         repeatable = not req.side_effectful
         if row.status == "SUCCEEDED":
             if not repeatable:
@@ -332,6 +402,10 @@ class Ledger:
             return self._take(row, owner, now, attempt=row.attempt, phase="check", takeover=True)
         dispatched = row.dispatched_at is not None
         if dispatched and req.side_effectful and not req.safe_to_repeat:
+            if req.reconcilable:
+                return self._take(
+                    row, owner, now, attempt=row.attempt, phase="reconcile", takeover=True
+                )
             return self._abandon(req, row, now, "outcome_unknown")
         if row.attempt >= req.max_attempts:
             return self._abandon(req, row, now, "attempts_exhausted")
@@ -374,7 +448,7 @@ class Ledger:
         now: datetime,
         *,
         attempt: int,
-        phase: Literal["start", "check"],
+        phase: Literal["start", "check", "reconcile"],
         takeover: bool = False,
     ) -> Run | None:
         values = self._lease_values(owner, now) | {"attempt": attempt, "next_check_at": None}
@@ -518,3 +592,62 @@ class Ledger:
         if deadline_at is not None:
             values["deadline_at"] = deadline_at
         return self._apply(self._owned(row, owner).values(**values))
+
+    # -- the sweeper's view ---------------------------------------------------------
+
+    def stalled(
+        self, now: datetime, *, grace: timedelta, limit: int = 200
+    ) -> builtins.list[RowSnapshot]:
+        """Steps nothing may be carrying on, oldest first (see ``RowSnapshot.stalled``).
+
+        An expired lease counts at once (the lease is its own grace); a wait
+        overdue by more than ``grace`` and a ``QUEUED`` row older than ``grace``
+        count too. A row re-driven less than ``grace`` ago is left alone, so a
+        backlog in the queue is not flooded with copies.
+        """
+        late = now - grace
+        query = (
+            select(*_COLUMNS)
+            .where(
+                or_(
+                    and_(Row.status == "STARTED", Row.lease_expires_at < now),
+                    and_(Row.status == "WAITING", Row.next_check_at < late),
+                    and_(Row.status == "QUEUED", Row.created_at < late),
+                ),
+                or_(Row.redriven_at.is_(None), Row.redriven_at < late),
+            )
+            .order_by(Row.updated_at)
+            .limit(limit)
+        )
+        with self._engine.connect() as conn:
+            return [RowSnapshot.of(r) for r in conn.execute(query)]
+
+    def mark_redriven(self, row: RowSnapshot, now: datetime) -> bool:
+        """Note that ``row`` was re-published, unless it changed since it was read."""
+        with self._engine.connect() as conn:
+            return bool(conn.execute(self._guarded(row).values(redriven_at=now)).rowcount)
+
+    # -- named leases shared by every worker ----------------------------------------
+
+    def try_lock(self, name: str, owner: str, ttl: float) -> bool:
+        """Take or extend the named lease for ``ttl`` seconds; False if another owner holds it."""
+        now = self._clock()
+        expires = now + timedelta(seconds=ttl)
+        stmt = (
+            self._insert_fn(ExecutorLock)
+            .values(name=name, owner=owner, expires_at=expires)
+            .on_conflict_do_update(
+                index_elements=["name"],
+                set_={"owner": owner, "expires_at": expires},
+                where=or_(ExecutorLock.expires_at < now, ExecutorLock.owner == owner),
+            )
+            .returning(ExecutorLock.owner)
+        )
+        with self._engine.connect() as conn:
+            return conn.execute(stmt).first() is not None
+
+    def unlock(self, name: str, owner: str) -> None:
+        """Give the named lease up (if still ours)."""
+        stmt = delete(ExecutorLock).where(ExecutorLock.name == name, ExecutorLock.owner == owner)
+        with self._engine.connect() as conn:
+            conn.execute(stmt)

@@ -8,9 +8,8 @@ broker accepted every task (at least once: a crash in between re-sends, and
 the ledger makes the repeat a replay). On PostgreSQL, concurrent relays skip
 each other's rows (``FOR UPDATE SKIP LOCKED``).
 
-Every worker process runs one relay thread (a Celery bootstep), so nothing
-extra has to be deployed; ``relay_once`` is also called right after a step
-that wrote events, for low latency.
+Every worker runs the relay in its housekeeping thread (``executor.housekeeping``),
+so nothing extra has to be deployed.
 """
 
 from __future__ import annotations
@@ -18,7 +17,7 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select, update
 
@@ -44,12 +43,9 @@ class Relayed:
 class OutboxRelay:
     """Publishes outbox rows as executor steps."""
 
-    def __init__(self, executor: Executor, *, batch: int = 100, interval: float = 0.5) -> None:
+    def __init__(self, executor: Executor, *, batch: int = 100) -> None:
         self.executor = executor
         self.batch = batch
-        self.interval = interval
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
 
     def relay_once(self) -> list[Relayed]:
@@ -96,43 +92,3 @@ class OutboxRelay:
                 len(relayed.handles),
             )
         return sent
-
-    def start(self) -> OutboxRelay:
-        """Relay in a background thread until ``stop``."""
-        if self._thread is None:
-            self._stop.clear()
-            self._thread = threading.Thread(target=self._run, name="patchbay-outbox", daemon=True)
-            self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        thread, self._thread = self._thread, None
-        if thread is not None:
-            self._stop.set()
-            thread.join(10)
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval):
-            try:
-                self.relay_once()
-            except Exception as exc:  # the broker or database is away: try again next round
-                logger.warning("outbox relay round failed: %s", type(exc).__name__)
-
-
-def relay_step(relay_factory: Any) -> Any:
-    """A Celery worker bootstep that runs the relay for the worker's lifetime."""
-    from celery import bootsteps
-
-    class OutboxRelayStep(bootsteps.StartStopStep):
-        def __init__(self, worker: Any, **kwargs: Any) -> None:
-            super().__init__(worker, **kwargs)
-            self.relay: OutboxRelay | None = None
-
-        def start(self, worker: Any) -> None:
-            self.relay = relay_factory().start()
-
-        def stop(self, worker: Any) -> None:
-            if self.relay is not None:
-                self.relay.stop()
-
-    return OutboxRelayStep

@@ -26,10 +26,16 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import sessionmaker
 
 from catalog.actions import AnyActionSpec
-from catalog.context import Pending
+from catalog.context import NotApplied, Pending
 from catalog.modules import IntegrationModule
 from catalog.registration import Catalog
-from executor.context import InvocationContext, InvocationGate, LeaseLost, LeaseRenewer
+from executor.context import (
+    InvocationContext,
+    InvocationGate,
+    LeaseLost,
+    LeaseRenewer,
+    TimeLimitExceeded,
+)
 from executor.errors import (
     ActionFailure,
     IdempotencyConflict,
@@ -38,6 +44,7 @@ from executor.errors import (
     OutcomeUnknown,
     StepTimeout,
     Throttled,
+    TransientFailure,
     UnknownAction,
     ValidationFailed,
 )
@@ -63,6 +70,23 @@ logger = logging.getLogger("patchbay.executor")
 
 CORE_PROVIDER = "core"
 
+# A copy of a key that finds its step running looks again after 0.25 s, then
+# 0.5, 1, 2, 4 s (capped), with jitter: it answers soon after the step ends
+# instead of waiting out the rest of the lease.
+BUSY_FIRST_RECHECK = 0.25
+BUSY_MAX_RECHECK = 4.0
+
+# Celery-side time limits in prefork workers (a backstop to the renewer's own):
+# soft = the action's limit + this, hard = soft + this again.
+CELERY_LIMIT_SLACK = 5.0
+
+try:  # Celery's soft time limit, raised in a prefork child's main thread
+    from billiard.exceptions import SoftTimeLimitExceeded as _CelerySoftLimit
+except ImportError:  # pragma: no cover - billiard comes with celery
+
+    class _CelerySoftLimit(Exception):  # type: ignore[no-redef]
+        pass
+
 
 @dataclass(frozen=True)
 class TaskRequest:
@@ -76,6 +100,8 @@ class TaskRequest:
     run_id: str | None = None
     step_path: str | None = None
     provider: str | None = None
+    # How many times this message was re-scheduled already (Celery's ``retries``).
+    redeliveries: int = 0
 
 
 @dataclass(frozen=True)
@@ -212,6 +238,40 @@ class Pipeline:
             )
         )
 
+    def claim_request(
+        self,
+        spec: AnyActionSpec,
+        data: dict[str, Any],
+        *,
+        tenant_id: str,
+        key: str,
+        run_id: str | None,
+        step_path: str | None,
+    ) -> ClaimRequest:
+        """What the ledger needs to know of a step (validated input ``data``)."""
+        return ClaimRequest(
+            tenant_id=tenant_id,
+            key=key,
+            action_id=spec.id,
+            action_version=spec.version,
+            input_json=data,
+            input_hash=input_hash(data),
+            run_id=run_id,
+            step_path=step_path,
+            side_effectful=spec.side_effectful,
+            safe_to_repeat=spec.safe_to_repeat,
+            max_attempts=self.settings.max_attempts,
+            reconcilable=spec.reconcile is not None,
+        )
+
+    def time_limit_of(self, spec: AnyActionSpec) -> float:
+        """Seconds one delivery of ``spec`` may run (its own limit, else the default)."""
+        return self.limit_for(spec, self.settings)
+
+    @staticmethod
+    def limit_for(spec: AnyActionSpec, settings: Settings) -> float:
+        return spec.time_limit if spec.time_limit is not None else settings.step_time_limit
+
     # -- the invocation ----------------------------------------------------------------
 
     def execute(self, req: TaskRequest, owner: str | None = None) -> Outcome:
@@ -229,19 +289,13 @@ class Pipeline:
         except ActionFailure as error:
             return self.reject(error, req.action_id, req.step_path)
 
-        data = model.model_dump(mode="json")
-        claim_req = ClaimRequest(
+        claim_req = self.claim_request(
+            spec,
+            model.model_dump(mode="json"),
             tenant_id=req.tenant_id,
             key=req.key,
-            action_id=spec.id,
-            action_version=spec.version,
-            input_json=data,
-            input_hash=input_hash(data),
             run_id=req.run_id,
             step_path=req.step_path,
-            side_effectful=spec.side_effectful,
-            safe_to_repeat=spec.safe_to_repeat,
-            max_attempts=self.settings.max_attempts,
         )
         try:
             claim = self.ledger.claim(claim_req, owner)
@@ -268,7 +322,7 @@ class Pipeline:
                     req.step_path,
                 )
             case Busy(row, retry_in):
-                return Reschedule(self._cap(retry_in + 1.0), "busy", row, {})
+                return Reschedule(self.busy_delay(req.redeliveries, retry_in), "busy", row, {})
             case NotDue(row):
                 return Dropped("the step is waiting and its re-check is already scheduled", row)
             case Run():
@@ -304,21 +358,121 @@ class Pipeline:
             clock=self._clock,
         )
         log = ctx.logger
-        log.info("step %s (%s)", "check" if claim.phase == "check" else "start", spec.key)
+        log.info("step %s (%s)", claim.phase, spec.key)
+        limit = self.time_limit_of(spec)
+        error: ActionFailure | None = None
+        result: Any = None
+        settled: Any = None
         try:
-            with self.renewer.hold(row, owner) as keeper:
-                result = self._call(spec, model, claim, ctx)
+            with self.renewer.hold(row, owner, time_limit=limit) as keeper:
+                if claim.phase == "reconcile":
+                    settled = self._read_back(spec, model, ctx, keeper)
+                else:
+                    try:
+                        with keeper.limited():
+                            result = self._call(spec, model, claim, ctx)
+                    except LeaseLost:
+                        raise
+                    except (TimeLimitExceeded, _CelerySoftLimit):
+                        error = self._time_limit_error(spec, limit, gate.dispatched)
+                    except Exception as exc:
+                        error = as_action_failure(exc)
+                    if error is not None and self._needs_read_back(spec, gate, error):
+                        # Proof either way settles the step; still under the lease.
+                        settled = self._read_back(spec, model, ctx, keeper, error)
             if keeper.lost:
                 raise LeaseLost(row.key)
         except LeaseLost:
             log.warning("lease lost: another worker took this step over; dropping this run")
             return Dropped("lease lost", row)
+        if claim.phase == "reconcile":
+            return self._reconciled(spec, claim, owner, settled, redactor, log)
+        if error is None:
+            return self._returned(spec, row, owner, result, claim, redactor, log)
+        if isinstance(settled, NotApplied):
+            log.info("read-back: not applied (%s); the attempt may be retried", settled.reason)
+            error.outcome_known = True
+        elif settled is not None:
+            log.info("read-back: applied; recording the step as succeeded")
+            return self._returned(spec, row, owner, settled, claim, redactor, log)
+        if claim.phase == "check":
+            return self._check_failed(spec, claim, owner, error, redactor, log)
+        return self._failed(spec, row, owner, error, gate, redactor, log)
+
+    def _time_limit_error(self, spec: AnyActionSpec, limit: float, dispatched: bool) -> Any:
+        return TransientFailure(
+            f"{spec.key} ran longer than its time limit of {limit:g}s and was stopped",
+            code="TIMEOUT",
+            details={"time_limit": limit},
+            # Stopped mid-request: a mutating request may have reached the vendor.
+            outcome_known=not dispatched,
+        )
+
+    @staticmethod
+    def _needs_read_back(spec: AnyActionSpec, gate: InvocationGate, error: ActionFailure) -> bool:
+        risky = gate.dispatched and spec.side_effectful and not spec.safe_to_repeat
+        return risky and not error.outcome_known and spec.reconcile is not None
+
+    def _read_back(
+        self,
+        spec: AnyActionSpec,
+        model: BaseModel,
+        ctx: InvocationContext,
+        keeper: Any,
+        error: ActionFailure | None = None,
+    ) -> Any:
+        """The action's ``reconcile``: its output, ``NotApplied``, or None when it cannot tell.
+
+        Why it could not tell is added to ``error.details`` (when given) and logged.
+        """
+        assert spec.reconcile is not None
+        cause: str
+        try:
+            with keeper.limited():
+                return spec.reconcile(model, ctx)
+        except LeaseLost:
+            raise
+        except (TimeLimitExceeded, _CelerySoftLimit):
+            cause = "TIMEOUT"
         except Exception as exc:
-            error = as_action_failure(exc)
-            if claim.phase == "check":
-                return self._check_failed(spec, claim, owner, error, redactor, log)
-            return self._failed(spec, row, owner, error, gate, redactor, log)
-        return self._returned(spec, row, owner, result, claim, redactor, log)
+            cause = as_action_failure(exc).code
+        ctx.logger.warning("read-back could not tell (%s); the outcome stays unknown", cause)
+        if error is not None:
+            error.details = {**(error.details or {}), "read_back": cause}
+        return None
+
+    def _reconciled(
+        self,
+        spec: AnyActionSpec,
+        claim: Run,
+        owner: str,
+        answer: Any,
+        redactor: Redactor,
+        log: logging.LoggerAdapter[logging.Logger],
+    ) -> Outcome:
+        """A worker died after dispatching: settle the step by what the read-back showed."""
+        row = claim.row
+        if answer is None:
+            unknown = OutcomeUnknown(
+                f"{spec.key}: the worker running attempt {row.attempt} was lost after the vendor "
+                "request was sent, and the read-back could not tell what happened; "
+                "not repeated automatically",
+                details={"attempt": row.attempt, "read_back": "inconclusive"},
+            )
+            return self._record_failure(spec, row, owner, unknown, redactor, log)
+        if isinstance(answer, NotApplied):
+            if row.attempt >= self.settings.max_attempts:
+                lost = InternalError(
+                    f"the worker running this step was lost on each of {row.attempt} attempts",
+                    details={"read_back": "not_applied"},
+                )
+                return self._record_failure(spec, row, owner, lost, redactor, log)
+            log.info("read-back after a lost worker: not applied; running a new attempt")
+            if not self.ledger.wait(row, owner, kind="retry", due_in=0.0):
+                return Dropped("lease lost", row)
+            return Reschedule(0.0, "retry", row, {"read_back": "not_applied"})
+        log.info("read-back after a lost worker: applied")
+        return self._returned(spec, row, owner, answer, claim, redactor, log)
 
     def _call(
         self, spec: AnyActionSpec, model: BaseModel, claim: Run, ctx: InvocationContext
@@ -420,7 +574,11 @@ class Pipeline:
             error = OutcomeUnknown(
                 f"{spec.key}: the vendor request was sent but its outcome is unknown "
                 f"({error.message}); not repeated automatically",
-                details={"cause": error.code},
+                vendor=error.vendor,
+                details={
+                    "cause": error.code,
+                    **{k: v for k, v in (error.details or {}).items() if k == "read_back"},
+                },
             )
         elif error.retryable and row.attempt < self.settings.max_attempts:
             countdown = self.retry_delay(error, row.attempt)
@@ -507,6 +665,12 @@ class Pipeline:
     def _cap(self, seconds: float) -> float:
         """Keep countdowns well under the broker's visibility timeout."""
         return max(0.0, min(seconds, self.settings.visibility_timeout / 2))
+
+    def busy_delay(self, redeliveries: int, lease_left: float) -> float:
+        """When a copy that found its step running looks again: soon, then less often."""
+        base = min(BUSY_FIRST_RECHECK * 2 ** min(redeliveries, 8), BUSY_MAX_RECHECK)
+        delay = base * (0.8 + 0.4 * self._rng())
+        return self._cap(min(delay, lease_left + 1.0))
 
     def retry_delay(self, error: ActionFailure, attempt: int) -> float:
         """Retry-After when the vendor gave one (never sooner), else backoff with jitter."""

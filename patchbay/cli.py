@@ -8,6 +8,7 @@ writes nothing.
 from __future__ import annotations
 
 import json
+import os
 import time
 import uuid
 from collections.abc import Iterator
@@ -559,6 +560,17 @@ def worker_cmd(
     pool: Annotated[str, typer.Option("--pool", help="Celery pool: threads, prefork, solo.")] = (
         "threads"
     ),
+    hostname: Annotated[
+        str | None,
+        typer.Option(
+            "--hostname",
+            "-n",
+            help=(
+                "Worker node name, e.g. billing@%h (%h: this host), so that several workers "
+                "on one host are told apart. Default: Celery's celery@%h."
+            ),
+        ),
+    ] = None,
     loglevel: Annotated[str, typer.Option("--loglevel", help="Log level.")] = "INFO",
 ) -> None:
     """Run a Celery worker for patchbay's queues (needs a shared broker)."""
@@ -575,16 +587,79 @@ def worker_cmd(
     ]
     if concurrency is not None:
         argv.append(f"--concurrency={concurrency}")
+    if hostname is not None:
+        argv.append(f"--hostname={hostname}")
+    # The checks above opened database connections; a prefork child must not
+    # inherit them (two processes on one connection corrupt it). The runtime
+    # reconnects lazily in whichever process needs the store next.
+    runtime.close()
     runtime.app.worker_main(argv)
+
+
+FLOWER_NO_AUTH_WARNING = (
+    "warning: Flower runs without authentication, so its HTTP API answers 401; set "
+    "PATCHBAY_FLOWER_BASIC_AUTH=user:password or pass --basic-auth-file PATH"
+)
+
+
+def _flower_credentials(path: Path | None, settings: Settings) -> list[str] | None:
+    """``user:password`` entries from ``--basic-auth-file`` or the setting; None if neither.
+
+    A file holds one entry per line or comma-separated ones (Flower's own
+    format; so a password cannot contain a comma). Malformed entries exit 2
+    without showing them.
+    """
+    if path is not None:
+        try:
+            text = path.read_text()
+        except OSError as exc:
+            fail_usage(f"--basic-auth-file: cannot read {path}: {exc.strerror}")
+        source = f"--basic-auth-file {path}"
+    elif settings.flower_basic_auth is not None:
+        text = settings.flower_basic_auth.get_secret_value()
+        source = "PATCHBAY_FLOWER_BASIC_AUTH"
+    else:
+        return None
+    entries = [e.strip() for line in text.splitlines() for e in line.split(",")]
+    entries = [e for e in entries if e]
+    if not entries:
+        fail_usage(f"{source}: no user:password entry")
+    for number, entry in enumerate(entries, 1):
+        user, sep, password = entry.partition(":")
+        if not sep or not user or not password:
+            fail_usage(f"{source}: entry {number} is not user:password")
+    return entries
 
 
 @app.command("flower")
 def flower_cmd(
     port: Annotated[int, typer.Option("--port", help="HTTP port.")] = 5555,
     address: Annotated[str, typer.Option("--address", help="Listen address.")] = "127.0.0.1",
+    basic_auth_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--basic-auth-file",
+            help=(
+                "File of user:password entries (one per line, or comma-separated) that the "
+                "UI and HTTP API require; overrides PATCHBAY_FLOWER_BASIC_AUTH."
+            ),
+        ),
+    ] = None,
 ) -> None:
     """Run Flower against patchbay's broker (task states, custom events, rate limits)."""
+    settings = _settings()
+    if settings.embedded:
+        fail_usage(EMBEDDED_REFUSAL.format(what="patchbay flower"))
+    credentials = _flower_credentials(basic_auth_file, settings)
     runtime = _executor_runtime("patchbay flower", allow_embedded=False)
+    runtime.close()  # Flower never uses the store; hold no idle database connection
+    if credentials is not None:
+        # Flower reads FLOWER_BASIC_AUTH (comma-separated) at start. The
+        # environment, unlike argv, is not shown by ps to other users, and a
+        # variable set here is not in this process's /proc/<pid>/environ either.
+        os.environ["FLOWER_BASIC_AUTH"] = ",".join(credentials)
+    elif not os.environ.get("FLOWER_BASIC_AUTH"):
+        typer.echo(FLOWER_NO_AUTH_WARNING, err=True)
     runtime.app.start(["flower", f"--port={port}", f"--address={address}"])
 
 
@@ -621,7 +696,7 @@ def run_cmd(
     timeout: Annotated[float, typer.Option("--timeout", help="Seconds to wait.")] = 120.0,
 ) -> None:
     """Run one action and print its outcome as JSON (exit 0 SUCCEEDED, 1 FAILED, 2 bad usage)."""
-    from executor.api import Executor
+    from executor.api import EnqueueFailed, Executor
     from executor.embedded import EmbeddedWorker
     from executor.errors import ActionFailure
 
@@ -647,6 +722,9 @@ def run_cmd(
             )
         except ActionFailure as exc:
             fail_usage(f"{exc.code}: {exc.message}")
+        except EnqueueFailed as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(1) from None
         if no_wait:
             print_json({"key": handle.key, "tenant_id": tenant, "sent": handle.sent})
             return

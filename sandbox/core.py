@@ -23,7 +23,7 @@ is never logged, never faulted and never rate-limited:
   (optional ``?method=`` and ``?path=`` filters, same matching as faults).
   Credential values are redacted in this export (see :data:`REDACTED`);
 - ``POST /__sandbox/faults`` with a JSON object ``{"status", "body", "headers",
-  "delay", "disconnect", "method", "path", "times"}`` (all optional; ``times``
+  "delay", "disconnect", "after", "method", "path", "times"}`` (all optional; ``times``
   defaults to 1, ``null`` = until cleared) -> 201 ``{"ok": true}``;
   a malformed one -> 400 ``{"error": "invalid_fault", "message": ...}``;
 - ``DELETE /__sandbox/faults`` -> 200 ``{"ok": true}``: clear faults;
@@ -125,6 +125,8 @@ class Fault:
       ``status`` None the handler still runs first, so the vendor *did* act
       and the caller never hears about it (the "outcome unknown" case);
       in-process this raises ``httpx.RemoteProtocolError`` in the client.
+    - ``after``: with ``status`` set, the handler runs first (the vendor acts)
+      and its answer is replaced by the injected one: a 5xx after the effect.
     """
 
     status: int | None = None
@@ -132,6 +134,7 @@ class Fault:
     headers: dict[str, str] | None = None
     delay: float = 0.0
     disconnect: bool = False
+    after: bool = False
 
     def response(self) -> httpx.Response:
         """The injected response (only meaningful when ``status`` is set)."""
@@ -451,6 +454,8 @@ class FakeVendor:
             if fault is None or fault.status is None:
                 response = self.dispatch(req)
             else:
+                if fault.after:
+                    self.dispatch(req)  # the vendor acts; its answer is lost
                 response = None if dropped else fault.response()
             self._log.append(
                 RecordedRequest(
@@ -572,7 +577,7 @@ class FakeVendor:
 
 
 _FAULT_KEYS = frozenset(
-    {"status", "body", "headers", "delay", "disconnect", "method", "path", "times"}
+    {"status", "body", "headers", "delay", "disconnect", "after", "method", "path", "times"}
 )
 
 
@@ -597,6 +602,9 @@ def _parse_fault(body: Any) -> tuple[Fault, str | None, str | None, int | None]:
     disconnect = body.get("disconnect", False)
     if not isinstance(disconnect, bool):
         raise ValueError("disconnect must be a boolean")
+    after = body.get("after", False)
+    if not isinstance(after, bool):
+        raise ValueError("after must be a boolean")
     method, path = body.get("method"), body.get("path")
     if method is not None and not isinstance(method, str):
         raise ValueError("method must be a string or null")
@@ -611,6 +619,7 @@ def _parse_fault(body: Any) -> tuple[Fault, str | None, str | None, int | None]:
         headers=headers,
         delay=float(delay),
         disconnect=disconnect,
+        after=after,
     )
     return fault, method, path, times
 

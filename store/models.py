@@ -39,7 +39,7 @@ NAMING_CONVENTION = {
 }
 
 TEAMS_INSTALL_STATUSES = ("not_configured", "install_pending", "active", "error")
-INVOCATION_STATUSES = ("STARTED", "WAITING", "SUCCEEDED", "FAILED")
+INVOCATION_STATUSES = ("QUEUED", "STARTED", "WAITING", "SUCCEEDED", "FAILED")
 
 
 class Base(DeclarativeBase):
@@ -494,12 +494,27 @@ class WorkflowActionInvocation(Base):
     started_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     completed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     updated_at: Mapped[datetime] = _updated()
+    # When the sweeper last re-published this step (its message may have been lost).
+    redriven_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
     __table_args__ = (
         UniqueConstraint("tenant", "idempotency_key"),
         Index(None, "tenant", "run_id", "step_path"),
+        # The sweeper's two questions: expired leases, overdue waits and old QUEUED rows.
+        Index(None, "status", "lease_expires_at"),
+        Index(None, "status", "next_check_at"),
         CheckConstraint(
-            "status IN ('STARTED', 'WAITING', 'SUCCEEDED', 'FAILED')",
+            "status IN ('QUEUED', 'STARTED', 'WAITING', 'SUCCEEDED', 'FAILED')",
             name="status",
         ),
     )
+
+
+class ExecutorLock(Base):
+    """A named lease shared by every worker (e.g. "one ledger sweeper at a time")."""
+
+    __tablename__ = "executor_locks"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(255), nullable=False)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)

@@ -103,6 +103,41 @@ class Settings(BaseSettings):
         description="Default deadline in seconds for a step waiting on its vendor.",
     )
 
+    step_time_limit: float = Field(
+        default=300.0,
+        gt=0,
+        description=(
+            "Longest one delivery of a step (a start or a check) may run, for actions that "
+            "declare no `time_limit` of their own; enforced in every pool, after which the "
+            "step ends as the ledger's rules say (retried if nothing was dispatched, "
+            "OUTCOME_UNKNOWN if it was)."
+        ),
+    )
+    sweep_interval: float = Field(
+        default=10.0,
+        gt=0,
+        description=(
+            "How often a worker's ledger sweeper looks for stalled steps (one sweeper at a "
+            "time across workers)."
+        ),
+    )
+    redrive_after: float = Field(
+        default=60.0,
+        gt=0,
+        description=(
+            "A QUEUED step older than this, or a WAITING step overdue by more than this, is "
+            "re-published by the sweeper (its message may be lost); steps whose worker died "
+            "are re-driven as soon as their lease expires."
+        ),
+    )
+    flower_basic_auth: SecretStr | None = Field(
+        default=None,
+        description=(
+            "`user:password` (comma-separated for several) that `patchbay flower` requires "
+            "for its UI and HTTP API."
+        ),
+    )
+
     @cached_property
     def resolved_database_url(self) -> str:
         """The database URL, defaulting to a SQLite file in the data directory."""

@@ -17,7 +17,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from catalog.actions import ActionRegistry, ActionSpec, ActionUI
-from catalog.context import ActionContext, Pending
+from catalog.context import ActionContext, NotApplied, Pending
 from executor.errors import IntegrationInactive, NotFound, TransientError
 from integrations.ninjaone.client import NinjaOneClient
 from integrations.ninjaone.credentials import TenantTokens
@@ -560,14 +560,17 @@ def get_alert(inp: AlertInput, ctx: ActionContext) -> GetAlertOutput:
     return GetAlertOutput(alert=_live_alerts(ctx, live[:1])[0])
 
 
-def reset_alert(inp: AlertInput, ctx: ActionContext) -> ResetAlertOutput:
-    """Reset (acknowledge) the alert at NinjaOne, then mark the local mirror in one transaction."""
+def _alert_to_reset(ctx: ActionContext, inp: AlertInput) -> tuple[uuid.UUID | None, str]:
+    """The alert's local mirror id (if mirrored) and its NinjaOne uid."""
     integration_id, _ = _connection(ctx)
     with ctx.session() as session:
         row = _find_local_alert(session, ctx, integration_id, inp)
-        local_id, uid = (row.alert_id, row.external_alert_id) if row else (None, _vendor_uid(inp))
-    with client_for(ctx) as client:
-        client.reset_alert(uid)
+        if row is not None:
+            return row.alert_id, row.external_alert_id
+    return None, _vendor_uid(inp)
+
+
+def _mark_reset(ctx: ActionContext, local_id: uuid.UUID | None, uid: str) -> ResetAlertOutput:
     if local_id is None:
         return ResetAlertOutput(acknowledged=True, alert_id=uid)
     # Only after NinjaOne accepted: the mirror never claims a reset that did not happen.
@@ -578,6 +581,28 @@ def reset_alert(inp: AlertInput, ctx: ActionContext) -> ResetAlertOutput:
             .values(status="acknowledged", updated_at=ctx.now())
         )
     return ResetAlertOutput(acknowledged=True, alert_id=str(local_id))
+
+
+def reset_alert(inp: AlertInput, ctx: ActionContext) -> ResetAlertOutput:
+    """Reset (acknowledge) the alert at NinjaOne, then mark the local mirror."""
+    local_id, uid = _alert_to_reset(ctx, inp)
+    with client_for(ctx) as client:
+        client.reset_alert(uid)
+    return _mark_reset(ctx, local_id, uid)
+
+
+def reconcile_reset_alert(inp: AlertInput, ctx: ActionContext) -> ResetAlertOutput | NotApplied:
+    """The read-back after a reset whose answer was lost (a 5xx, a timeout, a dead worker).
+
+    ``GET /v2/alerts`` lists every active alert: one no longer listed was reset
+    (NinjaOne has no "reset" history to ask); one still listed was not.
+    """
+    local_id, uid = _alert_to_reset(ctx, inp)
+    with client_for(ctx) as client:
+        active = {alert.uid for alert in client.list_alerts()}
+    if uid in active:
+        return NotApplied(f"alert {uid} is still active at NinjaOne")
+    return _mark_reset(ctx, local_id, uid)
 
 
 # -- specs --------------------------------------------------------------------------
@@ -660,6 +685,7 @@ RESET_ALERT = ActionSpec(
     input_model=AlertInput,
     output_model=ResetAlertOutput,
     handler=reset_alert,
+    reconcile=reconcile_reset_alert,
     side_effectful=True,
     ui=_ui("Acknowledge alert", "Reset a NinjaOne alert and mark it acknowledged locally."),
 )

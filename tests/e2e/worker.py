@@ -31,6 +31,11 @@ def main() -> None:
             "--without-gossip",
             "--without-mingle",
             "--task-events",
+            *(
+                [f"--max-tasks-per-child={os.environ['E2E_MAX_TASKS_PER_CHILD']}"]
+                if os.environ.get("E2E_MAX_TASKS_PER_CHILD")
+                else []
+            ),
         ]
     )
 

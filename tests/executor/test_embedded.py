@@ -9,10 +9,11 @@ from typing import Any
 import pytest
 from celery.signals import before_task_publish
 
-from executor.api import Executor, derive_key
+from executor.api import EnqueueFailed, Executor, derive_key
 from executor.app import ExecutorRuntime
 from executor.embedded import EmbeddedWorker
 from executor.errors import IdempotencyConflict, UnknownAction, ValidationFailed
+from executor.housekeeping import LedgerSweeper
 from sandbox.widgets import FakeWidgets
 from store import Store
 from store.settings import Settings
@@ -155,7 +156,7 @@ def test_a_waiting_step_does_not_hold_the_only_worker_slot(
     job = executor.enqueue(
         "widgets.jobs.run",
         tenant_id=TENANT,
-        input={"duration": 0.6, "check_every": 0.2},
+        input={"duration": 2.0, "check_every": 0.2},
         idempotency_key="job-1",
     )
     others = [
@@ -183,7 +184,7 @@ def test_a_waiting_step_does_not_hold_the_only_worker_slot(
     executor.enqueue(
         "widgets.jobs.run",
         tenant_id=TENANT,
-        input={"duration": 0.6, "check_every": 0.2},
+        input={"duration": 2.0, "check_every": 0.2},
         idempotency_key="job-1",
     )
     time.sleep(0.2)
@@ -196,10 +197,125 @@ def test_retries_after_a_transient_failure_through_celery(
     from sandbox.core import Fault
 
     fake.inject(Fault(status=503, body={"message": "maintenance"}), method="POST")
+    # Safe to repeat: a 503 to a POST of any other action would be OUTCOME_UNKNOWN.
     outcome = executor.enqueue(
-        "widgets.widgets.create", tenant_id=TENANT, input={"name": "r"}, idempotency_key="retry-1"
+        "widgets.widgets.create_idempotent",
+        tenant_id=TENANT,
+        input={"name": "r"},
+        idempotency_key="retry-1",
     ).wait(10)
     assert outcome.status == "SUCCEEDED"
     assert outcome.attempt == 2
     assert fake.count("POST", "/v1/widgets") == 2
     assert len(fake.widgets_created()) == 1
+
+
+def test_sending_a_key_again_revives_a_waiting_step_whose_message_was_lost(
+    store: Store, settings: Settings, fake: FakeWidgets
+) -> None:
+    """``patchbay run --timeout 1`` stops its in-process worker while a step waits: the
+    countdown message dies with it. Sending the key again carries the step on."""
+    connect_widgets(store, TENANT, CANARY_KEY)
+    runtime = ExecutorRuntime(
+        settings.model_copy(update={"broker_url": "memory://"}),
+        widgets_catalog(),
+        transports={PROVIDER: fake.transport()},
+    )
+    executor = Executor(runtime)
+
+    def purge() -> None:
+        with runtime.app.connection_for_write() as conn:
+            channel: Any = conn.default_channel
+            for queue in ("patchbay.widgets", "patchbay.core"):
+                channel.queue_purge(queue)
+
+    purge()
+    job = {"duration": 1.0, "check_every": 0.3}
+    worker = EmbeddedWorker(runtime.app, concurrency=1).start()
+    try:
+        handle = executor.enqueue(
+            "widgets.jobs.run", tenant_id=TENANT, input=job, idempotency_key="lost-wait"
+        )
+        deadline = time.monotonic() + 20
+        while (r := handle.result()) is None or r.status != "WAITING":
+            assert time.monotonic() < deadline, r
+            time.sleep(0.02)
+    finally:
+        worker.stop()
+    purge()  # the process that held the re-check is gone
+    assert (current := handle.result()) is not None
+    assert current.status == "WAITING"
+    worker = EmbeddedWorker(runtime.app, concurrency=1).start()
+    try:
+        again = executor.enqueue(
+            "widgets.jobs.run", tenant_id=TENANT, input=job, idempotency_key="lost-wait"
+        )
+        assert again.sent is True
+        done = again.wait(30)
+    finally:
+        worker.stop()
+        runtime.close()
+    assert done.status == "SUCCEEDED"
+    assert len(fake.jobs_created()) == 1  # carried on, not started again
+
+
+def test_a_step_the_broker_refuses_is_not_left_recorded(store: Store, settings: Settings) -> None:
+    connect_widgets(store, TENANT, CANARY_KEY)
+    runtime = ExecutorRuntime(
+        # Nothing listens on port 9: every publish fails.
+        settings.model_copy(update={"broker_url": "redis://127.0.0.1:9/0"}),
+        widgets_catalog(),
+    )
+    executor = Executor(runtime)
+    try:
+        with pytest.raises(EnqueueFailed) as refused:
+            executor.enqueue(
+                "widgets.widgets.create",
+                tenant_id=TENANT,
+                input={"name": "nowhere"},
+                idempotency_key="refused-1",
+            )
+        assert "refused-1" in str(refused.value)
+        assert "send it again" in str(refused.value)
+        assert executor.result("refused-1", TENANT) is None  # nothing half-written
+    finally:
+        runtime.close()
+
+
+def test_the_sweeper_republishes_a_queued_step_only_once_its_queue_is_empty(
+    store: Store, settings: Settings
+) -> None:
+    """A QUEUED step in a backlog is most likely still in the queue: no copies then."""
+    connect_widgets(store, TENANT, CANARY_KEY)
+    runtime = ExecutorRuntime(
+        settings.model_copy(update={"broker_url": "memory://", "redrive_after": 0.05}),
+        widgets_catalog(),
+    )
+    executor = Executor(runtime)
+    sweeper = LedgerSweeper(executor)
+
+    def depth() -> int:
+        found = executor.queue_depth("patchbay.widgets")
+        assert found is not None
+        return found
+
+    try:
+        with runtime.app.connection_for_write() as conn:
+            channel: Any = conn.default_channel
+            channel.queue_purge("patchbay.widgets")
+        executor.enqueue(  # in the queue, no worker: a backlog of one
+            "widgets.widgets.create", tenant_id=TENANT, input={"name": "a"}, idempotency_key="a"
+        )
+        time.sleep(0.1)  # older than redrive_after
+        assert executor.queue_depth("patchbay.never-declared") == 0  # unknown: empty
+        assert depth() == 1
+        assert sweeper.sweep_once() == []  # "a" is still in the queue: left alone
+        with runtime.app.connection_for_write() as conn:
+            channel = conn.default_channel
+            channel.queue_purge("patchbay.widgets")  # the broker lost it
+        assert sweeper.sweep_once() == ["a"]
+        assert depth() == 1
+        assert sweeper.sweep_once() == []  # re-driven once per redrive_after
+    finally:
+        sweeper.release()
+        runtime.close()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -20,6 +21,7 @@ from store.models import RmmIntegration, WorkflowActionInvocation
 from tests.executor.conftest import CANARY_KEY, TENANT, Harness
 
 CREATE = "widgets.widgets.create"
+CREATE_SAFE = "widgets.widgets.create_idempotent"  # side-effectful, declared safe to repeat
 
 
 def task(
@@ -131,9 +133,11 @@ def test_disconnected_integration_fails_inactive_without_calling_the_vendor(
 
 
 def test_a_retryable_failure_is_retried_on_the_same_row(harness: Harness) -> None:
+    # A 503 to a POST leaves its outcome open: retried only for an action
+    # declared safe to repeat (see the next test for one that is not).
     pipeline = harness.pipeline()
     harness.fake.inject(Fault(status=503, body={"error": "unavailable", "message": "down"}))
-    first = pipeline.execute(task())
+    first = pipeline.execute(task(action_id=CREATE_SAFE))
     assert isinstance(first, Reschedule)
     assert first.reason == "retry"
     assert first.row.status == "STARTED"
@@ -144,10 +148,40 @@ def test_a_retryable_failure_is_retried_on_the_same_row(harness: Harness) -> Non
     assert waiting.error["code"] == "TRANSIENT_FAILURE"
     assert waiting.error["vendor"] == {"status": 503, "message": "down"}
     harness.clock.advance(first.countdown)
-    second = finished(pipeline.execute(task()))
+    second = finished(pipeline.execute(task(action_id=CREATE_SAFE)))
     assert second.row.status == "SUCCEEDED"
     assert second.row.attempt == 2
     assert second.row.invocation_id == waiting.invocation_id
+    assert len(harness.fake.widgets_created()) == 1
+
+
+@pytest.mark.parametrize("status", [500, 502, 503, 504, 408, 425])
+def test_a_5xx_to_a_mutating_request_is_outcome_unknown_and_not_sent_again(
+    harness: Harness, status: int
+) -> None:
+    # The fake answers from an injected fault without creating anything, but
+    # the client cannot know that: a 5xx is no proof the vendor did nothing.
+    harness.fake.inject(Fault(status=status, body={"message": "upstream trouble"}))
+    outcome = finished(harness.pipeline().execute(task()))
+    assert outcome.row.status == "FAILED"
+    assert outcome.row.error is not None
+    assert outcome.row.error["code"] == "OUTCOME_UNKNOWN"
+    assert outcome.row.error["retryable"] is False
+    assert harness.fake.count("POST", "/v1/widgets") == 1
+    # The same key again returns the stored outcome; still one POST.
+    assert finished(harness.pipeline().execute(task())).row.error == outcome.row.error
+    assert harness.fake.count("POST", "/v1/widgets") == 1
+
+
+def test_a_429_to_a_mutating_request_is_retried(harness: Harness) -> None:
+    harness.fake.inject(Fault(status=429, body={"error": "rate_limited", "message": "slow down"}))
+    first = harness.pipeline().execute(task())
+    assert isinstance(first, Reschedule)
+    assert first.reason == "retry"
+    harness.clock.advance(first.countdown)
+    second = finished(harness.pipeline().execute(task()))
+    assert second.row.status == "SUCCEEDED"
+    assert second.row.attempt == 2
     assert len(harness.fake.widgets_created()) == 1
 
 
@@ -168,17 +202,17 @@ def test_retry_after_is_honoured(harness: Harness) -> None:
 def test_attempts_are_bounded_and_the_last_failure_stays_retryable(harness: Harness) -> None:
     pipeline = harness.pipeline(max_attempts=2)
     harness.fake.inject(Fault(status=502, body={"message": "bad gateway"}), times=None)
-    first = pipeline.execute(task())
+    first = pipeline.execute(task(action_id=CREATE_SAFE))
     assert isinstance(first, Reschedule)
     harness.clock.advance(first.countdown)
-    last = finished(pipeline.execute(task()))
+    last = finished(pipeline.execute(task(action_id=CREATE_SAFE)))
     assert last.row.status == "FAILED"
     assert last.row.attempt == 2
     assert last.row.error is not None
     assert last.row.error["retryable"] is True
     # The engine may enqueue the same key again later: a third attempt, same row.
     harness.fake.clear_faults()
-    again = finished(pipeline.execute(task()))
+    again = finished(pipeline.execute(task(action_id=CREATE_SAFE)))
     assert again.row.status == "SUCCEEDED"
     assert again.row.attempt == 3
 
@@ -226,8 +260,19 @@ def test_a_duplicate_in_flight_is_not_run_twice(harness: Harness) -> None:
     outcome = pipeline.execute(task())
     assert isinstance(outcome, Reschedule)
     assert outcome.reason == "busy"
-    assert outcome.countdown > 29
+    # A copy looks again soon, then less often: it answers shortly after the step
+    # ends, not after the rest of the 30 s lease.
+    delays = [outcome_delay(pipeline.execute(replace(task(), redeliveries=n))) for n in range(8)]
+    assert delays[0] == outcome.countdown < 1
+    assert delays == sorted(delays)
+    assert delays[-1] <= 5
     assert harness.fake.count() == 0
+
+
+def outcome_delay(outcome: object) -> float:
+    assert isinstance(outcome, Reschedule)
+    assert outcome.reason == "busy"
+    return outcome.countdown
 
 
 def test_an_expired_lease_with_nothing_dispatched_is_taken_over(harness: Harness) -> None:

@@ -6,6 +6,7 @@ executor is tested through the same seams the vendor modules use.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -13,7 +14,7 @@ from sqlalchemy import select
 
 from catalog.actions import ActionRegistry, ActionSpec, ActionUI
 from catalog.availability import rmm_integration_availability
-from catalog.context import ActionContext, Pending
+from catalog.context import ActionContext, NotApplied, Pending
 from catalog.modules import IntegrationModule
 from catalog.registration import Catalog, register_integration_module
 from executor.errors import IntegrationMisconfigured
@@ -66,6 +67,39 @@ def create_widget(inp: CreateWidgetInput, ctx: ActionContext) -> WidgetOutput:
     with client_for(ctx) as client:
         body = client.request_json("POST", "/v1/widgets", json=inp.model_dump(exclude_none=True))
     return WidgetOutput(widget_id=body["id"], name=body["name"], color=body.get("color"))
+
+
+def find_created_widget(inp: CreateWidgetInput, ctx: ActionContext) -> WidgetOutput | NotApplied:
+    """The read-back of ``create_checked``: a widget with that name exists, or it does not."""
+    after: str | None = None
+    with client_for(ctx) as client:
+        while True:
+            body = client.request_json("GET", "/v1/widgets", params={"limit": 100, "after": after})
+            for widget in body["data"]:
+                if widget["name"] == inp.name:
+                    return WidgetOutput(
+                        widget_id=widget["id"], name=widget["name"], color=widget.get("color")
+                    )
+            after = body.get("next")
+            if not after:
+                return NotApplied(f"no widget named {inp.name!r}")
+
+
+class HangInput(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    seconds: float = Field(ge=0, le=600)
+
+
+class HangOutput(BaseModel):
+    slept: float
+
+
+def hang(inp: HangInput, ctx: ActionContext) -> HangOutput:
+    """A handler stuck in its own code (a loop that does not end in time)."""
+    started = time.monotonic()
+    while time.monotonic() - started < inp.seconds:
+        time.sleep(0.02)
+    return HangOutput(slept=time.monotonic() - started)
 
 
 class GetWidgetInput(BaseModel):
@@ -127,6 +161,26 @@ CREATE_SAFE = ActionSpec(
     safe_to_repeat=True,
     ui=ActionUI(label="Create widget (safe to repeat)", category="Widgets", icon="widgets"),
 )
+CREATE_CHECKED = ActionSpec(
+    id="widgets.widgets.create_checked",
+    version=1,
+    input_model=CreateWidgetInput,
+    output_model=WidgetOutput,
+    handler=create_widget,
+    reconcile=find_created_widget,
+    side_effectful=True,
+    ui=ActionUI(label="Create widget (with read-back)", category="Widgets", icon="widgets"),
+)
+HANG = ActionSpec(
+    id="widgets.debug.hang",
+    version=1,
+    input_model=HangInput,
+    output_model=HangOutput,
+    handler=hang,
+    side_effectful=False,
+    time_limit=1.0,
+    ui=ActionUI(label="Hang", category="Widgets", icon="widgets"),
+)
 GET = ActionSpec(
     id="widgets.widgets.get",
     version=1,
@@ -149,7 +203,7 @@ RUN_JOB = ActionSpec(
 
 
 def register_actions(actions: ActionRegistry) -> None:
-    for spec in (CREATE, CREATE_SAFE, GET, RUN_JOB):
+    for spec in (CREATE, CREATE_SAFE, CREATE_CHECKED, HANG, GET, RUN_JOB):
         actions.register(spec)
 
 
@@ -162,7 +216,14 @@ def register(catalog: Catalog, *, rate_limit: str | None = None) -> None:
             description="Test vendor.",
             icon_token="widgets",
             default_action_id=CREATE.id,
-            allowed_action_ids=(CREATE.id, CREATE_SAFE.id, GET.id, RUN_JOB.id),
+            allowed_action_ids=(
+                CREATE.id,
+                CREATE_SAFE.id,
+                CREATE_CHECKED.id,
+                HANG.id,
+                GET.id,
+                RUN_JOB.id,
+            ),
             availability_key=f"rmm:{PROVIDER}",
             rate_limit=rate_limit,
         ),

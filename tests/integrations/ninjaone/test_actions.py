@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select, update
 
+from executor.pipeline import Reschedule
 from sandbox.core import Fault
 from store.models import Asset, RmmAlert, RmmIntegration
 from tests.integrations.ninjaone.conftest import (
@@ -474,6 +475,47 @@ def test_a_failed_reset_leaves_the_mirror_untouched(ninja: NinjaHarness) -> None
     assert error["code"] == "NOT_FOUND"
     assert error["vendor"]["status"] == 404
     assert local_alert_status(ninja, local) == "active"
+
+
+def test_a_reset_answered_500_after_ninjaone_acted_is_settled_by_the_read_back(
+    ninja: NinjaHarness,
+) -> None:
+    cpu_uid = ninja.demo["alert_uids"][0]
+    local = add_local_alert(ninja, cpu_uid)
+    ninja.fake.inject(
+        Fault(status=500, body={"resultCode": "SERVER_ERROR"}, after=True),
+        method="POST",
+        path=f"/v2/alert/{cpu_uid}/reset",
+    )
+    out = ninja.ok("alerts.reset", {"alert_uid": str(local)})
+    assert out == {"acknowledged": True, "alert_id": str(local)}
+    assert [r.uid for r in ninja.fake.alert_resets] == [cpu_uid]  # reset once, never again
+    assert len(ninja.fake.calls("POST")) == 1
+    assert local_alert_status(ninja, local) == "acknowledged"
+
+
+def test_a_reset_lost_before_ninjaone_acted_is_retried(ninja: NinjaHarness) -> None:
+    cpu_uid = ninja.demo["alert_uids"][0]
+    local = add_local_alert(ninja, cpu_uid)
+    ninja.fake.inject(
+        Fault(status=502, disconnect=True), method="POST", path=f"/v2/alert/{cpu_uid}/reset"
+    )
+    first = ninja.run("alerts.reset", {"alert_uid": str(local)}, key="reset-retry")
+    assert isinstance(first, Reschedule)
+    assert first.reason == "retry"  # the alert is still active: the reset did not happen
+    assert local_alert_status(ninja, local) == "active"
+    ninja.clock.advance(first.countdown + 1)
+    out = ninja.ok("alerts.reset", {"alert_uid": str(local)}, key="reset-retry")
+    assert out["acknowledged"] is True
+    assert [r.uid for r in ninja.fake.alert_resets] == [cpu_uid]
+    assert local_alert_status(ninja, local) == "acknowledged"
+
+
+def test_a_reboot_answered_500_is_outcome_unknown_and_not_sent_again(ninja: NinjaHarness) -> None:
+    ninja.fake.inject(Fault(status=500, after=True), method="POST")
+    error = ninja.error("devices.reboot", {"device_id": SERVER})
+    assert error["code"] == "OUTCOME_UNKNOWN"
+    assert len(ninja.fake.calls("POST")) == 1
 
 
 # -- connection problems ------------------------------------------------------------
