@@ -22,11 +22,8 @@ from __future__ import annotations
 
 import argparse
 import collections
-import contextlib
 import json
-import os
 import random
-import signal
 import subprocess
 import sys
 import tempfile
@@ -41,25 +38,9 @@ from benchmarks.executor import ROOT, TENANT_A, Bench, driver
 from sandbox.core import Fault
 from sandbox.widgets import FakeWidgets
 from store.models import WorkflowActionInvocation
+from tests.e2e.conftest import kill_tree
 
 LEASE, SWEEP, REDRIVE = 5.0, 2.0, 10.0
-
-
-def descendants(pid: int) -> list[int]:
-    parents: dict[int, list[int]] = collections.defaultdict(list)
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                stat = Path(f"/proc/{entry}/stat").read_text()
-                parents[int(stat.rsplit(")", 1)[1].split()[1])].append(int(entry))
-            except (OSError, IndexError, ValueError):
-                continue
-    found, todo = [], [pid]
-    while todo:
-        for child in parents.get(todo.pop(), []):
-            found.append(child)
-            todo.append(child)
-    return found
 
 
 class Worker:
@@ -86,9 +67,7 @@ class Worker:
         return b" ready." in Path(self.log.name).read_bytes()
 
     def kill(self) -> None:
-        for pid in [self.proc.pid, *descendants(self.proc.pid)]:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
+        kill_tree(self.proc.pid)
         self.proc.wait(10)
         self.log.close()
 

@@ -7,9 +7,7 @@ fixed sleep: these run on loaded machines.
 
 from __future__ import annotations
 
-import contextlib
 import os
-import signal
 import time
 from collections.abc import Callable, Iterator
 from functools import partial
@@ -19,7 +17,7 @@ from typing import Any
 import pytest
 
 from sandbox.core import Fault
-from tests.e2e.conftest import BROKERS, Cluster, WorkerProcess, make_cluster
+from tests.e2e.conftest import BROKERS, Cluster, WorkerProcess, kill_tree, make_cluster
 from tests.executor.conftest import TENANT
 
 CREATE = "widgets.widgets.create"
@@ -75,32 +73,8 @@ def all_final(cluster: Cluster, keys: list[str], timeout: float) -> dict[str, An
     return found
 
 
-def descendants(pid: int) -> list[int]:
-    """Every process below ``pid`` (prefork children), from /proc."""
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as stat:
-                ppid = int(stat.read().rsplit(")", 1)[1].split()[1])
-        except (OSError, IndexError, ValueError):
-            continue
-        children.setdefault(ppid, []).append(int(entry))
-    found, todo = [], [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            found.append(child)
-            todo.append(child)
-    return found
-
-
 def kill_whole_worker(worker: WorkerProcess) -> None:
-    """SIGKILL the worker and every process it forked, at once: nothing acks, nothing cleans."""
-    pids = [worker.proc.pid, *descendants(worker.proc.pid)]
-    for pid in pids:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
+    kill_tree(worker.proc.pid)
     worker.proc.wait(10)
 
 

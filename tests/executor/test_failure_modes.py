@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import replace
 from datetime import timedelta
 
 import httpx
 
 from executor.context import LeaseRenewer
-from executor.ledger import ClaimRequest, Ledger, RowSnapshot, Run, input_hash
+from executor.ledger import ClaimRequest, Ledger, RowSnapshot, Run
 from executor.pipeline import Finished, Reschedule, TaskRequest
 from sandbox.core import Fault
 from tests.executor.conftest import CANARY_KEY, TENANT, WIDGETS_URL, Harness
@@ -43,6 +42,18 @@ def finished(outcome: object) -> Finished:
 
 def posts(harness: Harness) -> int:
     return harness.fake.count("POST", "/v1/widgets")
+
+
+def request(
+    harness: Harness, key: str, *, action_id: str = CREATE, name: str | None = None
+) -> ClaimRequest:
+    """What a worker's claim carries for ``key`` (the validated input, as the pipeline has it)."""
+    pipeline = harness.pipeline()
+    spec = pipeline.resolve(action_id, 1)
+    data = pipeline.validate_input(spec, {"name": name or key}).model_dump(mode="json")
+    return pipeline.claim_request(
+        spec, data, tenant_id=TENANT, key=key, run_id="run-1", step_path="root.steps[0]"
+    )
 
 
 # -- a mutating request with no answer ------------------------------------------------
@@ -134,24 +145,8 @@ def test_5xx_after_the_vendor_acted_with_a_read_back_succeeds(harness: Harness) 
 def _dead_worker_dispatched(harness: Harness, key: str, name: str) -> Ledger:
     """A worker claimed ``key``, marked it dispatched, and died."""
     ledger = harness.pipeline().ledger
-    data = {"name": name, "color": None}
-    claim = ledger.claim(
-        ClaimRequest(
-            tenant_id=TENANT,
-            key=key,
-            action_id=CHECKED,
-            action_version=1,
-            input_json=data,
-            input_hash=input_hash(data),
-            run_id="run-1",
-            step_path="root.steps[0]",
-            side_effectful=True,
-            safe_to_repeat=False,
-            max_attempts=3,
-            reconcilable=True,
-        ),
-        "dead-worker",
-    )
+    claim = ledger.claim(request(harness, key, action_id=CHECKED, name=name), "dead-worker")
+    assert isinstance(claim, Run)
     assert ledger.mark_dispatched(claim.row, "dead-worker")
     harness.clock.advance(31)
     return ledger
@@ -215,7 +210,7 @@ def test_a_step_within_its_time_limit_is_not_interrupted(harness: Harness) -> No
 def test_a_lease_is_renewed_until_the_hard_limit_and_not_after(harness: Harness) -> None:
     # Real time here: the renewer runs on the wall clock.
     ledger = Ledger(harness.store.engine, lease_seconds=0.3)
-    row = _claim_row(ledger, "overrun")
+    row = _claim_row(harness, ledger, "overrun")
     renewer = LeaseRenewer(ledger, grace=0.5)
 
     def expiry() -> object:
@@ -243,24 +238,8 @@ def wait_until(predicate: Callable[[], object], timeout: float = 30.0) -> None:
         time.sleep(0.01)
 
 
-def _claim_row(ledger: Ledger, key: str) -> RowSnapshot:
-    data = {"name": key}
-    claim = ledger.claim(
-        ClaimRequest(
-            tenant_id=TENANT,
-            key=key,
-            action_id=CREATE,
-            action_version=1,
-            input_json=data,
-            input_hash=input_hash(data),
-            run_id=None,
-            step_path=None,
-            side_effectful=True,
-            safe_to_repeat=False,
-            max_attempts=3,
-        ),
-        "me",
-    )
+def _claim_row(harness: Harness, ledger: Ledger, key: str) -> RowSnapshot:
+    claim = ledger.claim(request(harness, key), "me")
     assert isinstance(claim, Run)
     return claim.row
 
@@ -268,32 +247,15 @@ def _claim_row(ledger: Ledger, key: str) -> RowSnapshot:
 # -- what the sweeper sees ------------------------------------------------------------------
 
 
-def _request(key: str) -> ClaimRequest:
-    data = {"name": key, "color": None}
-    return ClaimRequest(
-        tenant_id=TENANT,
-        key=key,
-        action_id=CREATE,
-        action_version=1,
-        input_json=data,
-        input_hash=input_hash(data),
-        run_id=None,
-        step_path=None,
-        side_effectful=True,
-        safe_to_repeat=False,
-        max_attempts=3,
-    )
-
-
 def test_stalled_steps_are_listed_once_per_grace(harness: Harness) -> None:
     ledger = harness.pipeline().ledger
     grace = timedelta(seconds=60)
-    queued = ledger.record_queued(_request("queued"))
+    queued = ledger.record_queued(request(harness, "queued"))
     assert queued is not None
     assert queued.status == "QUEUED"
     assert queued.attempt == 0
-    running = ledger.claim(_request("running"), "worker-a")
-    waiting = ledger.claim(_request("waiting"), "worker-b")
+    running = ledger.claim(request(harness, "running"), "worker-a")
+    waiting = ledger.claim(request(harness, "waiting"), "worker-b")
     assert ledger.wait(waiting.row, "worker-b", kind="retry", due_in=5)
     now = harness.clock()
     assert ledger.stalled(now, grace=grace) == []  # nothing is late yet
@@ -319,10 +281,10 @@ def test_stalled_steps_are_listed_once_per_grace(harness: Harness) -> None:
 
 def test_a_queued_step_is_started_by_its_message_in_one_claim(harness: Harness) -> None:
     pipeline = harness.pipeline()
-    request = replace(_request("from-enqueue"))
-    queued = pipeline.ledger.record_queued(request)
+    queued_request = request(harness, "from-enqueue")
+    queued = pipeline.ledger.record_queued(queued_request)
     assert queued is not None
-    assert pipeline.ledger.record_queued(request) is None  # the key exists
+    assert pipeline.ledger.record_queued(queued_request) is None  # the key exists
     done = finished(pipeline.execute(task("from-enqueue", CREATE, name="from-enqueue")))
     assert done.row.status == "SUCCEEDED"
     assert done.row.attempt == 1
