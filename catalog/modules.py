@@ -59,6 +59,7 @@ class ModuleRegistry:
 
     def __init__(self) -> None:
         self._modules: dict[str, IntegrationModule] = {}
+        self._by_action: dict[str, IntegrationModule] = {}
 
     def register(self, module: IntegrationModule) -> None:
         """Add ``module``; the same definition again is a no-op, a different one an error."""
@@ -71,6 +72,12 @@ class ModuleRegistry:
                 f"module {module.group_key!r} is already registered with a different definition"
             )
         self._modules[module.group_key] = module
+        for action_id in module.allowed_action_ids:
+            self._by_action[action_id] = module
+
+    def of_action(self, action_id: str) -> IntegrationModule | None:
+        """The module that offers ``action_id`` (None for core actions)."""
+        return self._by_action.get(action_id)
 
     def get(self, group_key: str) -> IntegrationModule | None:
         return self._modules.get(group_key)

@@ -195,10 +195,8 @@ class ExecutorRuntime:
         return soft, soft + math.ceil(CELERY_LIMIT_SLACK)
 
     def _provider_of(self, action_id: str) -> str:
-        for module in self.catalog.modules.list():
-            if action_id in module.allowed_action_ids:
-                return module.provider
-        return celeryconfig.CORE_PROVIDER
+        module = self.catalog.modules.of_action(action_id)
+        return module.provider if module else celeryconfig.CORE_PROVIDER
 
     def _register_task(self, app: Celery, provider: str) -> None:
         runtime = self

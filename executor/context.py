@@ -309,7 +309,7 @@ class LeaseHandle:
 
     ``limited()`` marks the code the time limit may interrupt (the handler);
     outside it no ``TimeLimitExceeded`` is raised, and one pending when it
-    exits is cancelled and reported as ``timed_out`` instead.
+    exits is cancelled (``fired`` still says the limit passed).
     """
 
     def __init__(
@@ -340,10 +340,6 @@ class LeaseHandle:
 
     def __exit__(self, *exc: object) -> None:
         self._renewer.release(self.token)
-
-    @property
-    def timed_out(self) -> bool:
-        return self.fired
 
     def interrupt(self) -> None:
         """Raise ``TimeLimitExceeded`` in the step's thread, once, if it is in the handler."""

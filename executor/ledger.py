@@ -48,7 +48,7 @@ from typing import Any, Literal
 from sqlalchemy import Engine, Update, and_, delete, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from store.models import ExecutorLock, Tenant
+from store.models import ExecutorLock
 from store.models import WorkflowActionInvocation as Row
 from store.types import utcnow
 
@@ -255,22 +255,6 @@ class Ledger:
         with self._engine.connect() as conn:
             row = conn.execute(query).first()
         return None if row is None else RowSnapshot.of(row)
-
-    def lookup(self, tenant_id: str, key: str) -> tuple[bool, RowSnapshot | None]:
-        """Whether the tenant exists, and the row for ``key``: one query for both."""
-        query = (
-            select(Tenant.tenant.label("known_tenant"), *_COLUMNS)
-            .select_from(Tenant)
-            .outerjoin(Row, and_(Row.tenant == Tenant.tenant, Row.idempotency_key == key))
-            .where(Tenant.tenant == tenant_id)
-        )
-        with self._engine.connect() as conn:
-            found = conn.execute(query).first()
-        if found is None:
-            return False, None
-        if found._mapping["invocation_id"] is None:
-            return True, None
-        return True, RowSnapshot.of(found)
 
     def list(
         self, tenant_id: str, *, run_id: str | None = None, limit: int = 200

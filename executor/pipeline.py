@@ -181,11 +181,6 @@ class Pipeline:
         self._read_sessions = sessionmaker(
             store.engine.execution_options(isolation_level="AUTOCOMMIT")
         )
-        self._modules: dict[str, IntegrationModule] = {
-            action_id: module
-            for module in catalog.modules.list()
-            for action_id in module.allowed_action_ids
-        }
 
     def close(self) -> None:
         """Stop background work (lease renewal)."""
@@ -194,7 +189,7 @@ class Pipeline:
     # -- lookups shared with the enqueue API ----------------------------------------
 
     def module_of(self, spec: AnyActionSpec) -> IntegrationModule | None:
-        return self._modules.get(spec.id)
+        return self.catalog.modules.of_action(spec.id)
 
     def provider_of(self, spec: AnyActionSpec) -> str:
         """The task/queue an action runs on: its module's provider, else ``core``."""
@@ -399,7 +394,9 @@ class Pipeline:
             return self._check_failed(spec, claim, owner, error, redactor, log)
         return self._failed(spec, row, owner, error, gate, redactor, log)
 
-    def _time_limit_error(self, spec: AnyActionSpec, limit: float, dispatched: bool) -> Any:
+    def _time_limit_error(
+        self, spec: AnyActionSpec, limit: float, dispatched: bool
+    ) -> ActionFailure:
         return TransientFailure(
             f"{spec.key} ran longer than its time limit of {limit:g}s and was stopped",
             code="TIMEOUT",

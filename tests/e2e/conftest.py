@@ -213,6 +213,17 @@ def descendants(pid: int) -> list[int]:
     return found
 
 
+def stop_process(proc: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, a clean exit within 20 s, else SIGKILL."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
+
+
 def kill_tree(pid: int) -> None:
     """SIGKILL ``pid`` and every process it forked, at once: nothing acks, nothing cleans."""
     for victim in [pid, *descendants(pid)]:
@@ -267,13 +278,7 @@ class WorkerProcess:
         self.proc.wait(10)
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
+        stop_process(self.proc)
         self._handle.close()
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import re
 import secrets
-import signal
 import socket
 import subprocess
 import sys
@@ -24,7 +23,7 @@ from typing import Any, TypeVar
 import httpx
 import pytest
 
-from tests.e2e.conftest import ROOT, Cluster, WorkerProcess
+from tests.e2e.conftest import ROOT, Cluster, WorkerProcess, stop_process
 
 T = TypeVar("T")
 POSTGRES_PORT = int(os.environ.get("PATCHBAY_TEST_POSTGRES_PORT", "5432"))
@@ -76,13 +75,7 @@ class FlowerProcess:
         wait_for("flower to answer", answers)
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
+        stop_process(self.proc)
         self._handle.close()
 
 
