@@ -5,11 +5,12 @@ nothing when they refuse. ``enqueue`` records the step ``QUEUED`` in the
 ledger before publishing it (the sweeper re-publishes it if the broker loses
 it) and removes that row again if the broker refuses the message. A key whose
 step already finished is answered from the ledger without sending anything.
+Every message (``enqueue`` and the sweeper's ``republish``) has the task id
+``<tenant_id>/<key>`` (``executor.wire``); the ledger keeps the bare key.
 """
 
 from __future__ import annotations
 
-import re
 import time
 import uuid
 from dataclasses import dataclass
@@ -25,9 +26,8 @@ from executor.app import ExecutorRuntime, kwargs_repr
 from executor.errors import IdempotencyConflict, ValidationFailed
 from executor.ledger import ClaimRequest, RowSnapshot
 from executor.results import InvocationResult, outcome_from_row
+from executor.wire import task_id_for, valid_key
 from store.types import utcnow
-
-KEY_PATTERN = re.compile(r"^[^\x00-\x1f\x7f]{1,512}$")
 
 
 def derive_key(run_id: str, step_path: str, action_id: str, version: int) -> str:
@@ -47,6 +47,11 @@ class InvocationHandle:
     tenant_id: str
     sent: bool
     executor: Executor
+
+    @property
+    def task_id(self) -> str:
+        """The Celery task id of the step's messages: ``<tenant_id>/<key>``."""
+        return task_id_for(self.tenant_id, self.key)
 
     def result(self) -> InvocationResult | None:
         """The current state, or None if no worker has picked the step up yet."""
@@ -107,7 +112,7 @@ class Executor:
                     field="idempotency_key",
                 )
             key = f"adhoc:{uuid.uuid4()}"
-        if not KEY_PATTERN.match(key):
+        if not valid_key(key):
             raise ValidationFailed(
                 "idempotency_key must be 1-512 characters without control characters",
                 field="idempotency_key",
@@ -182,7 +187,7 @@ class Executor:
                 "run_id": run_id,
                 "step_path": step_path,
             },
-            task_id=key,
+            task_id=task_id_for(tenant_id, key),
             queue=celeryconfig.queue_name(provider),
             argsrepr="()",
             kwargsrepr=kwargs_repr(spec.id, spec.version, tenant_id, key),

@@ -4,9 +4,17 @@ Wire contract (what a workflow engine in any language sends, with a plain
 Celery client, protocol 2, JSON): task ``patchbay.run.<provider>`` on queue
 ``patchbay.<provider>``, no positional args, kwargs
 ``{action_id, version, tenant_id, input, run_id, step_path}``, and
-**task_id = the idempotency key**. The task's result is the outcome
-(``status``, ``output``, ``attempt``, ...); a failure is raised as
-``ActionFailedError`` whose message is the JSON error payload.
+**task_id = ``<tenant_id>/<idempotency key>``** (``executor.wire``). The
+task's result is the outcome (``status``, ``output``, ``attempt``, ...); a
+failure is raised as ``ActionFailedError`` whose message is the JSON error
+payload.
+
+The tenant in the task id keeps one tenant's result entry out of another's
+reach (Celery's result backend is keyed by task id alone). A task whose id
+has no tenant prefix, or names another tenant than its ``tenant_id``, is
+refused by ``TenantScopedRequest`` in the worker, before Celery stores
+anything under that id: it does not run, writes no ledger row and gets no
+result; the worker logs a warning and sends a ``task-refused`` event.
 """
 
 from __future__ import annotations
@@ -23,6 +31,8 @@ import httpx
 import redis
 from celery import Celery, Task
 from celery.exceptions import Ignore
+from celery.worker.request import Request
+from celery.worker.state import task_ready
 from sqlalchemy.exc import DBAPIError
 
 import celeryconfig
@@ -42,10 +52,13 @@ from executor.pipeline import (
 )
 from executor.results import outcome_from_row
 from executor.throttle import MemoryThrottle, RateLimit, RedisThrottle, Throttle, ThrottleBackend
+from executor.wire import parse_task_id, refusal
 from store import Store
 from store.settings import Settings
 
 logger = logging.getLogger("patchbay.executor")
+
+REFUSED = "refused task %s[%r]: %s; it is not run and gets no result"
 
 
 class ActionFailedError(Exception):
@@ -211,7 +224,15 @@ class ExecutorRuntime:
             run_id: str | None = None,
             step_path: str | None = None,
         ) -> dict[str, Any]:
-            key = str(task.request.id)
+            task_id = str(task.request.id)
+            reason = refusal(task_id, {"tenant_id": tenant_id})
+            if reason is not None:
+                # Reached only outside a worker (``apply``, eager mode): in a worker
+                # ``TenantScopedRequest`` refuses the task before anything is stored.
+                logger.warning(REFUSED, task.name, task_id, reason)
+                runtime._event(task, "task-refused", {"reason": reason})
+                raise Ignore()
+            _tenant, key = parse_task_id(task_id)
             request = TaskRequest(
                 key=key,
                 action_id=action_id,
@@ -245,6 +266,7 @@ class ExecutorRuntime:
             max_retries=None,
             throws=(ActionFailedError,),
             track_started=True,
+            Request=TenantScopedRequest,
             # Not a "shared" task: each runtime's app has its own, bound to it.
             shared=False,
         )(run)
@@ -293,6 +315,34 @@ class ExecutorRuntime:
                 logger.info("dropped duplicate delivery of %s: %s", request.key, reason)
                 raise Ignore()
         raise AssertionError(f"unhandled outcome {outcome!r}")  # pragma: no cover
+
+
+class TenantScopedRequest(Request):
+    """A worker's request of a ``patchbay.run.*`` task: refuses one that is not its tenant's.
+
+    The check must come before the pool runs the task: by the time the task body
+    runs, Celery has stored STARTED under the task id (``track_started``), which
+    for a foreign id would overwrite another tenant's result. Celery asks
+    ``revoked()`` on every path to the pool (and skips the task when it answers
+    True), so a refused task is handled like a revoked one, minus the stored
+    state: acknowledged, dropped from the worker's books, a warning and a
+    ``task-refused`` event; nothing runs, nothing is stored under its id.
+    """
+
+    _refused = False
+
+    def revoked(self) -> bool:
+        if self._refused:
+            return True
+        reason = refusal(self.id, self.kwargs)
+        if reason is None:
+            return super().revoked()
+        self._refused = True
+        logger.warning(REFUSED, self.name, self.id, reason)
+        task_ready(self)
+        self.send_event("task-refused", reason=reason)
+        self.acknowledge()
+        return True
 
 
 def kwargs_repr(action_id: str, version: int, tenant_id: str, key: str) -> str:

@@ -21,6 +21,7 @@ from kombu.exceptions import OperationalError
 
 import celeryconfig
 from catalog.bootstrap import build_catalog
+from executor.wire import task_id_for
 from sandbox.core import Fault
 from tests.e2e.conftest import (
     Cluster,
@@ -117,10 +118,10 @@ def test_plain_celery_worker_without_q_consumes_every_queue(broker_cluster: Clus
             "run_id": None,
             "step_path": None,
         },
-        task_id=key,
+        task_id=task_id_for(TENANT, key),
         queue=vendor,
     )
-    result = app.AsyncResult(key)
+    result = app.AsyncResult(task_id_for(TENANT, key))
     wait_until(lambda: result.state == "FAILURE", 60, f"{key} to be consumed from {vendor}")
     assert "UNKNOWN_ACTION" in str(result.result)
 

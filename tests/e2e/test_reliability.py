@@ -244,7 +244,7 @@ def test_a_copy_of_a_running_step_answers_soon_after_it_ends(recovering: Cluster
         CREATE, tenant_id=TENANT, input={"name": "dup"}, idempotency_key="dup"
     )
     wait_for(lambda: (r := first.result()) is not None and r.status == "STARTED", 30, "started")
-    copy = recovering.executor.runtime.app.AsyncResult("dup")
+    copy = recovering.executor.runtime.app.AsyncResult(first.task_id)
     recovering.executor.enqueue(  # the same key again while it runs
         CREATE, tenant_id=TENANT, input={"name": "dup"}, idempotency_key="dup"
     )

@@ -15,6 +15,7 @@ from pydantic import SecretStr
 
 from executor.api import Executor
 from executor.app import ExecutorRuntime
+from executor.wire import task_id_for
 from sandbox.core import RunningServer
 from sandbox.microsoft import FakeMicrosoft, graph_fault
 from store import Store
@@ -153,7 +154,7 @@ def test_entry_reaches_the_calendar_exactly_once_even_when_synced_twice(setup: S
                 "run_id": None,
                 "step_path": None,
             },
-            task_id=key,
+            task_id=task_id_for(TENANT, key),
             queue="patchbay.core",
         )
     deadline = time.monotonic() + 30

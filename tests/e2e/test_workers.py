@@ -11,6 +11,7 @@ import pytest
 import redis
 
 from executor.errors import ValidationFailed
+from executor.wire import task_id_for
 from sandbox.core import Fault
 from tests.e2e.conftest import REDIS_URL, Cluster
 from tests.executor.conftest import CANARY_KEY, TENANT
@@ -19,7 +20,7 @@ CREATE = "widgets.widgets.create"
 
 
 def send_raw(cluster: Cluster, key: str, *, input: dict[str, Any], action_id: str = CREATE) -> None:
-    """What an engine in another language does: a plain Celery message, task_id = key."""
+    """What an engine in another language does: a plain Celery message, task_id = tenant/key."""
     cluster.executor.runtime.app.send_task(
         "patchbay.run.widgets",
         kwargs={
@@ -30,7 +31,7 @@ def send_raw(cluster: Cluster, key: str, *, input: dict[str, Any], action_id: st
             "run_id": "run-e2e",
             "step_path": "root.steps[0]",
         },
-        task_id=key,
+        task_id=task_id_for(TENANT, key),
         queue="patchbay.widgets",
         argsrepr="()",
         kwargsrepr=f"{{action: {action_id}@1, tenant: {TENANT}, key: {key}}}",
@@ -166,7 +167,7 @@ def test_invalid_input_is_refused_before_sending_and_on_the_wire(cluster: Cluste
     assert refused.value.field == "name"
     # An engine that skips validation gets a FAILURE naming the field, no row, no call.
     send_raw(cluster, "bad-2", input={"name": "x", "unexpected": 1})
-    result = cluster.executor.runtime.app.AsyncResult("bad-2")
+    result = cluster.executor.runtime.app.AsyncResult(task_id_for(TENANT, "bad-2"))
     deadline = time.monotonic() + 30
     while result.state in ("PENDING", "STARTED") and time.monotonic() < deadline:
         time.sleep(0.05)

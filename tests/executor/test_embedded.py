@@ -143,7 +143,7 @@ def test_flower_sees_action_tenant_and_key_but_never_the_input(executor: Executo
         before_task_publish.disconnect(on_publish)
     first = headers[0]
     assert first["task"] == "patchbay.run.widgets"
-    assert first["id"] == "flower-1"
+    assert first["id"] == f"{TENANT}/flower-1"
     assert "widgets.widgets.create@1" in first["kwargsrepr"]
     assert TENANT in first["kwargsrepr"]
     assert "flower-1" in first["kwargsrepr"]
