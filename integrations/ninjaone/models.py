@@ -2,8 +2,10 @@
 
 Input models forbid unknown fields and enforce what NinjaOne itself enforces,
 so a bad step fails with VALIDATION_ERROR naming the field before anything is
-sent. Wire models ignore fields they do not name: the vendor adds fields
-freely, and its spec declares most responses without a schema.
+sent; they accept exactly what their published JSON Schema allows (strict
+types from ``catalog.inputs``; cross-field rules are in the schema too).
+Wire models ignore fields they do not name: the vendor adds fields freely,
+and its spec declares most responses without a schema.
 """
 
 from __future__ import annotations
@@ -23,6 +25,16 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from catalog.inputs import (
+    Matches,
+    NotBlank,
+    StrictInput,
+    StripBlank,
+    Uuid,
+    UuidStr,
+    anchored,
+)
+
 # The spec's ``runAs`` spellings (PolicyConditionScript.runAs); a stored
 # credential is named by its numeric id instead.
 RUN_AS_ROLES = (
@@ -34,16 +46,23 @@ RUN_AS_ROLES = (
     "PREFERRED_CREDENTIAL_LINUX",
 )
 MAX_SCRIPT_PARAMETERS = 30_000
+MAX_INT32 = 2_147_483_647
 REBOOT_MODES = ("NORMAL", "FORCED")
 
 DeviceId = Annotated[
-    int, Field(gt=0, le=2_147_483_647, description="NinjaOne device id (the vendor's `id`).")
+    int, Field(gt=0, le=MAX_INT32, description="NinjaOne device id (the vendor's `id`).")
 ]
-AlertRef = Annotated[
+# The spec declares the uid of ``/v2/alert/{uid}`` (reset) as ``format: uuid``.
+AlertUid = UuidStr
+SearchText = Annotated[str, StringConstraints(min_length=1, max_length=255), NotBlank, StripBlank]
+RunAs = Annotated[
     str,
-    StringConstraints(strip_whitespace=True, pattern=r"^[A-Za-z0-9._:-]{1,255}$"),
+    Matches(
+        anchored("|".join((*RUN_AS_ROLES, "[0-9]+"))),
+        "run_as must be one of " + ", ".join(RUN_AS_ROLES) + " or the numeric id of a stored "
+        "credential",
+    ),
 ]
-SearchText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)]
 
 
 def epoch_seconds(value: float | None) -> datetime | None:
@@ -53,10 +72,6 @@ def epoch_seconds(value: float | None) -> datetime | None:
     return datetime.fromtimestamp(value, UTC)
 
 
-class _Input(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
 class _Wire(BaseModel):
     model_config = ConfigDict(extra="ignore", populate_by_name=True)
 
@@ -64,11 +79,11 @@ class _Wire(BaseModel):
 # -- inputs -------------------------------------------------------------------------
 
 
-class FindDevicesInput(_Input):
+class FindDevicesInput(StrictInput):
     """``ninjaone.devices.find``: local mirror by default, the vendor with ``live``."""
 
     device_id: DeviceId | None = None
-    asset_id: uuid.UUID | None = Field(
+    asset_id: Uuid | None = Field(
         default=None, description="A local asset; matches the device it mirrors."
     )
     query: SearchText | None = Field(
@@ -79,35 +94,50 @@ class FindDevicesInput(_Input):
     limit: int = Field(default=50, ge=1, le=200)
 
 
-class DeviceInput(_Input):
+class DeviceInput(StrictInput):
     """An action on one device."""
 
     device_id: DeviceId
 
 
-class RebootDeviceInput(_Input):
+class RebootDeviceInput(StrictInput):
     """``ninjaone.devices.reboot``."""
 
     device_id: DeviceId
     mode: Literal["NORMAL", "FORCED"] = Field(
         default="NORMAL", description="FORCED reboots even if users are logged on."
     )
-    reason: Annotated[str, StringConstraints(strip_whitespace=True, max_length=1000)] | None = None
+    reason: Annotated[str, StringConstraints(max_length=1000), StripBlank] | None = None
 
 
-class RunScriptInput(_Input):
+class RunScriptInput(StrictInput):
     """``ninjaone.devices.run_script``: a custom script (by id) or a built-in action (by uid)."""
+
+    # The published schema carries the cross-field rule the validators below enforce.
+    model_config = ConfigDict(
+        json_schema_extra={
+            "if": {"properties": {"type": {"const": "ACTION"}}, "required": ["type"]},
+            "then": {
+                "required": ["action_uid"],
+                "properties": {"action_uid": {"not": {"type": "null"}}},
+            },
+            "else": {
+                "required": ["script_id"],
+                "properties": {"script_id": {"not": {"type": "null"}}},
+            },
+        }
+    )
 
     device_id: DeviceId
     type: Literal["SCRIPT", "ACTION"] = "SCRIPT"
     script_id: int | None = Field(
         default=None,
         gt=0,
-        le=2_147_483_647,
+        le=MAX_INT32,
         validate_default=True,
         description="Required when type is SCRIPT.",
     )
-    action_uid: uuid.UUID | None = Field(
+    action_uid: Uuid | None = Field(
         default=None, validate_default=True, description="Required when type is ACTION."
     )
     parameters: str | None = Field(
@@ -115,7 +145,7 @@ class RunScriptInput(_Input):
         max_length=MAX_SCRIPT_PARAMETERS,
         description="One string, passed to the script as its command line.",
     )
-    run_as: str | None = Field(
+    run_as: RunAs | None = Field(
         default=None,
         description=(
             "SYSTEM (the vendor's default), LOGGED_ON_USER, LOCAL_ADMIN, DOMAIN_ADMIN, "
@@ -149,35 +179,35 @@ class RunScriptInput(_Input):
             raise PydanticCustomError("missing", "action_uid is required when type is ACTION")
         return value
 
-    @field_validator("run_as")
-    @classmethod
-    def _run_as_spelling(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        text = value.strip()
-        if text.upper() in RUN_AS_ROLES:
-            return text.upper()
-        if text.isdigit() and text.isascii():
-            return text
-        raise PydanticCustomError(
-            "run_as",
-            "run_as must be one of {roles} or the numeric id of a stored credential",
-            {"roles": ", ".join(RUN_AS_ROLES)},
-        )
 
-
-class ListActiveAlertsInput(_Input):
+class ListActiveAlertsInput(StrictInput):
     """``ninjaone.alerts.list_active``."""
 
     limit: int = Field(default=50, ge=1, le=200)
     live: bool = Field(default=False, description="Ask NinjaOne instead of the local mirror.")
 
 
-class AlertInput(_Input):
-    """One alert, by its local id or NinjaOne uid (``alert_uid``) or NinjaOne uid only."""
+class AlertInput(StrictInput):
+    """One alert, by its local id or NinjaOne uid (``alert_uid``) or NinjaOne uid only.
 
-    external_alert_id: AlertRef | None = Field(default=None, description="The NinjaOne alert uid.")
-    alert_uid: AlertRef | None = Field(
+    Both are UUIDs: a local alert id is the mirror's key, and NinjaOne declares
+    the alert uid of ``/v2/alert/{uid}`` as ``format: uuid``.
+    """
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "anyOf": [
+                {"required": ["alert_uid"], "properties": {"alert_uid": {"type": "string"}}},
+                {
+                    "required": ["external_alert_id"],
+                    "properties": {"external_alert_id": {"type": "string"}},
+                },
+            ]
+        }
+    )
+
+    external_alert_id: AlertUid | None = Field(default=None, description="The NinjaOne alert uid.")
+    alert_uid: AlertUid | None = Field(
         default=None,
         validate_default=True,
         description="The alert_id a listing returned (local id, or the NinjaOne uid).",

@@ -1,13 +1,40 @@
-"""Inputs and outputs of the core scheduling actions."""
+"""Inputs and outputs of the core scheduling actions.
+
+Inputs accept exactly what their published JSON Schema allows (strict types
+from ``catalog.inputs``), with one rule JSON Schema cannot state: a window's
+start must be before its end.
+"""
 
 from __future__ import annotations
 
+import functools
 import uuid
+import zoneinfo
 from datetime import datetime
-from typing import Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    GetCoreSchemaHandler,
+    GetJsonSchemaHandler,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import PydanticCustomError, core_schema
+
+from catalog.inputs import (
+    DATE_TIME_SCHEMA,
+    DateTimeOptionalOffset,
+    NotBlank,
+    StrictInput,
+    StripBlank,
+    Uuid,
+)
 
 # Statuses a new entry may be created with; "cancelled" and "completed" are
 # reached by later actions, never at creation.
@@ -25,27 +52,54 @@ NON_BLOCKING_STATUSES = (
 )
 
 
-class Window(BaseModel):
+@functools.cache
+def time_zone_names() -> tuple[str, ...]:
+    """The IANA zones this machine's time zone database knows, sorted."""
+    # "localtime" is this machine's own zone under another name, not an IANA zone.
+    return tuple(sorted(zoneinfo.available_timezones() - {"localtime"}))
+
+
+class _TimeZoneName:
+    """An IANA zone name; the schema lists them, so the designer can offer the same choice."""
+
+    @classmethod
+    def __get_pydantic_core_schema__(
+        cls, source: Any, handler: GetCoreSchemaHandler
+    ) -> core_schema.CoreSchema:
+        return core_schema.no_info_after_validator_function(cls._known, handler(source))
+
+    @classmethod
+    def __get_pydantic_json_schema__(
+        cls, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        return {"type": "string", "enum": list(time_zone_names())}
+
+    @staticmethod
+    def _known(value: str) -> str:
+        if value not in time_zone_names():
+            raise PydanticCustomError("time_zone", "unknown time zone {zone!r}", {"zone": value})
+        return value
+
+
+TimeZoneName = Annotated[str, _TimeZoneName]
+
+
+class Window(StrictInput):
     """When the work happens. Times need a UTC offset, or ``timezone`` to place them."""
 
-    model_config = ConfigDict(extra="forbid")
-
-    start: datetime
-    end: datetime
-    timezone: str | None = Field(
-        default=None, description="IANA zone (e.g. Europe/Berlin) for times given without offset."
+    # Without a time zone both times carry their offset (what _aware_and_ordered checks).
+    model_config = ConfigDict(
+        json_schema_extra={
+            "if": {"properties": {"timezone": {"type": "null"}}},
+            "then": {"properties": {"start": DATE_TIME_SCHEMA, "end": DATE_TIME_SCHEMA}},
+        }
     )
 
-    @field_validator("timezone")
-    @classmethod
-    def _known_zone(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {value!r}") from None
-        return value
+    start: DateTimeOptionalOffset
+    end: DateTimeOptionalOffset
+    timezone: TimeZoneName | None = Field(
+        default=None, description="IANA zone (e.g. Europe/Berlin) for times given without offset."
+    )
 
     @model_validator(mode="after")
     def _aware_and_ordered(self) -> Window:
@@ -56,31 +110,33 @@ class Window(BaseModel):
                 if zone is None:
                     raise ValueError(f"window.{name} needs a UTC offset or window.timezone")
                 object.__setattr__(self, name, value.replace(tzinfo=zone))
+        # The one rule the published schema cannot state (JSON Schema compares no two values).
         if self.start >= self.end:
             raise ValueError("window.start must be before window.end")
         return self
 
 
-class Link(BaseModel):
+class Link(StrictInput):
     """The work item the entry is for."""
 
-    model_config = ConfigDict(extra="forbid")
-
     type: Literal["ticket", "project_task"]
-    id: uuid.UUID
+    id: Uuid
 
 
-class CreateEntryInput(BaseModel):
+class CreateEntryInput(StrictInput):
     """Put one or more technicians on the dispatch board."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
-    assigned_user_ids: list[uuid.UUID] = Field(min_length=1, max_length=50)
-    title: str = Field(min_length=1, max_length=512)
+    assigned_user_ids: list[Uuid] = Field(
+        min_length=1,
+        max_length=50,
+        json_schema_extra={"uniqueItems": True},
+        description="Each user once (two spellings of one id count once).",
+    )
+    title: Annotated[str, StringConstraints(min_length=1, max_length=512), NotBlank, StripBlank]
     window: Window
     link: Link | None = None
     status: EntryStatus = "scheduled"
-    notes: str | None = Field(default=None, max_length=10_000)
+    notes: Annotated[str, StringConstraints(max_length=10_000), StripBlank] | None = None
     conflict_mode: Literal["fail", "shift", "override"] = Field(
         default="fail",
         description=(
@@ -90,12 +146,21 @@ class CreateEntryInput(BaseModel):
         ),
     )
 
+    @field_validator("assigned_user_ids", mode="before")
+    @classmethod
+    def _unique(cls, value: Any) -> Any:
+        # As the schema's uniqueItems: the same text twice is refused...
+        if isinstance(value, list):
+            texts = [v for v in value if isinstance(v, str)]
+            if len(set(texts)) != len(texts):
+                raise ValueError("assigned_user_ids must not repeat a user")
+        return value
+
     @field_validator("assigned_user_ids")
     @classmethod
-    def _unique(cls, value: list[uuid.UUID]) -> list[uuid.UUID]:
-        if len(set(value)) != len(value):
-            raise ValueError("assigned_user_ids must not repeat a user")
-        return value
+    def _once_each(cls, value: list[uuid.UUID]) -> list[uuid.UUID]:
+        # ...and upper- and lower-case spellings of one id are one user.
+        return list(dict.fromkeys(value))
 
 
 class CreateEntryOutput(BaseModel):
@@ -112,12 +177,10 @@ class CreateEntryOutput(BaseModel):
     conflicting_entry_ids: list[uuid.UUID] = Field(default_factory=list)
 
 
-class SyncCalendarInput(BaseModel):
+class SyncCalendarInput(StrictInput):
     """Push one schedule entry to its assignees' external calendars."""
 
-    model_config = ConfigDict(extra="forbid")
-
-    entry_id: uuid.UUID
+    entry_id: Uuid
 
 
 class SyncedEvent(BaseModel):

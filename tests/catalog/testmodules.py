@@ -4,17 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel
 
 from catalog.actions import ActionRegistry, ActionSpec, ActionUI
 from catalog.availability import rmm_integration_availability, teams_integration_availability
 from catalog.context import ActionContext
+from catalog.inputs import StrictInput
 from catalog.modules import IntegrationModule
 from catalog.registration import Catalog, register_integration_module
 
 
-class EchoInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class EchoInput(StrictInput):
     device_id: int
     note: str | None = None
 

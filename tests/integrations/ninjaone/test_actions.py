@@ -283,7 +283,7 @@ def test_scripting_options_lists_scripts_and_built_in_actions(ninja: NinjaHarnes
 def test_run_script_sends_type_id_parameters_and_run_as(ninja: NinjaHarness) -> None:
     out = ninja.ok(
         "devices.run_script",
-        {"device_id": SERVER, "script_id": CLEAR_TEMP, "parameters": "-Days 7", "run_as": "system"},
+        {"device_id": SERVER, "script_id": CLEAR_TEMP, "parameters": "-Days 7", "run_as": "SYSTEM"},
     )
     assert out["run_requested"] is True
     assert out["completed"] is False
@@ -333,6 +333,7 @@ def test_run_script_accepts_a_stored_credential_as_run_as(ninja: NinjaHarness) -
             "action_uid is required when type is ACTION",
         ),
         ({"device_id": SERVER, "script_id": 1, "run_as": "root"}, "run_as", "LOGGED_ON_USER"),
+        ({"device_id": SERVER, "script_id": 1, "run_as": "system"}, "run_as", "SYSTEM"),
         ({"device_id": SERVER, "script_id": 1, "parameters": "x" * 30_001}, "parameters", "30000"),
         ({"device_id": SERVER, "script_id": 1, "type": "PROGRAM"}, "type", "SCRIPT"),
         ({"device_id": 0, "script_id": 1}, "device_id", "greater than 0"),
