@@ -103,6 +103,7 @@ class Bench:
             "PATCHBAY_BROKER_URL": REDIS_URL,
             "PATCHBAY_RESULT_BACKEND": REDIS_URL,
             "PATCHBAY_REDIS_URL": REDIS_URL,
+            "PATCHBAY_SANDBOX": "1",  # the fake vendor listens on loopback
             **extra,
         }
 

@@ -17,6 +17,8 @@ import httpx
 from pydantic import SecretStr
 from sqlalchemy.orm import Session
 
+from actionkit.outbound import HostRules, OutboundPolicy
+
 
 @dataclass(frozen=True)
 class Pending:
@@ -105,6 +107,14 @@ class ActionContext(Protocol):
 
     def transport(self, provider: str) -> httpx.BaseTransport | None:
         """An HTTP transport override for ``provider`` (in-process fakes), or None."""
+        ...
+
+    def outbound(self, rules: HostRules, *, allow_custom_host: bool = False) -> OutboundPolicy:
+        """The outbound URL policy for a vendor connection with these host rules.
+
+        ``allow_custom_host``: the tenant's connection explicitly allows a host
+        outside ``rules.known``. Loopback hosts are allowed only in sandbox mode.
+        """
         ...
 
     def now(self) -> datetime:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from actionkit.outbound import HostRules
 from catalog.errors import RegistrationConflict, RegistrationError
 
 GROUP_KEY_PATTERN = re.compile(r"^app:[a-z][a-z0-9_.-]*$")
@@ -26,6 +27,9 @@ class IntegrationModule:
     # The vendor's documented request limit per account, e.g. "60/m" (Huntress);
     # the executor's throttle enforces it across all workers.
     rate_limit: str | None = None
+    # Where the vendor's API lives: its known hosts (connect refuses others
+    # unless the connection allows a custom host) or self-hosted (any public host).
+    hosts: HostRules = field(default_factory=HostRules)
 
     @property
     def provider(self) -> str:

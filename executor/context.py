@@ -16,6 +16,7 @@ import httpx
 from pydantic import SecretStr
 from sqlalchemy.orm import Session, sessionmaker
 
+from actionkit.outbound import HostRules, OutboundPolicy
 from executor.errors import IntegrationMisconfigured
 from executor.ledger import Ledger, RowSnapshot
 from executor.payload import Redactor
@@ -115,6 +116,7 @@ class InvocationContext:
         gate: InvocationGate,
         transports: Mapping[str, httpx.BaseTransport],
         clock: Callable[[], datetime],
+        sandbox: bool = False,
     ) -> None:
         self.tenant_id = tenant_id
         self.action_id = action_id
@@ -129,6 +131,7 @@ class InvocationContext:
         self._secrets = secrets
         self._transports = transports
         self._clock = clock
+        self._sandbox = sandbox
         self.logger = StepLogger(
             logger,
             {
@@ -185,6 +188,9 @@ class InvocationContext:
 
     def transport(self, provider: str) -> httpx.BaseTransport | None:
         return self._transports.get(provider)
+
+    def outbound(self, rules: HostRules, *, allow_custom_host: bool = False) -> OutboundPolicy:
+        return OutboundPolicy(rules, allow_custom_host=allow_custom_host, sandbox=self._sandbox)
 
     def now(self) -> datetime:
         return self._clock()

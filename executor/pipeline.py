@@ -27,6 +27,7 @@ from sqlalchemy.orm import sessionmaker
 
 from catalog.actions import AnyActionSpec
 from catalog.context import NotApplied, Pending
+from catalog.inputs import InputNotJson, parse_input
 from catalog.modules import IntegrationModule
 from catalog.registration import Catalog
 from executor.context import (
@@ -90,7 +91,7 @@ except ImportError:  # pragma: no cover - billiard comes with celery
 
 @dataclass(frozen=True)
 class TaskRequest:
-    """A task as it arrives: the wire kwargs plus the task id (= idempotency key)."""
+    """A task as it arrives: the wire kwargs plus the idempotency key from its task id."""
 
     key: str
     action_id: str
@@ -213,13 +214,19 @@ class Pipeline:
         return spec
 
     def validate_input(self, spec: AnyActionSpec, raw: Any) -> BaseModel:
-        """The validated input model, or VALIDATION_ERROR naming the field."""
+        """The validated input model, or VALIDATION_ERROR naming the field.
+
+        Strict, as JSON: exactly the inputs the action's published JSON Schema
+        allows, nothing coerced (``catalog.inputs.parse_input``).
+        """
         if not isinstance(raw, dict):
             raise ValidationFailed("input must be a JSON object", field="input")
         try:
-            model: BaseModel = spec.input_model.model_validate(raw)
+            model: BaseModel = parse_input(spec.input_model, raw)
         except ValidationError as exc:
             raise validation_failure(exc) from None
+        except InputNotJson as exc:
+            raise ValidationFailed(str(exc), field=exc.field) from None
         return model
 
     def reject(self, error: ActionFailure, action_id: str, step_path: str | None) -> Rejected:
@@ -351,6 +358,7 @@ class Pipeline:
             gate=gate,
             transports=self.transports,
             clock=self._clock,
+            sandbox=self.settings.sandbox,
         )
         log = ctx.logger
         log.info("step %s (%s)", claim.phase, spec.key)

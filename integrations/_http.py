@@ -26,6 +26,7 @@ from typing import Any, ClassVar, Self
 
 import httpx
 
+from actionkit.outbound import OutboundPolicy, OutboundURLRefused, redact_url
 from catalog.context import RequestGate
 from executor.errors import (
     ActionFailure,
@@ -171,8 +172,23 @@ def error_for_response(
     return VendorError(text, vendor=detail)
 
 
+def refused(exc: OutboundURLRefused, vendor: str) -> IntegrationMisconfigured:
+    """The step error for a URL the outbound policy refuses (nothing was sent)."""
+    return IntegrationMisconfigured(
+        f"{vendor}: refusing to send a request: {exc.message}; reconnect the integration "
+        "with the vendor's https URL",
+        details={"url": exc.url},
+    )
+
+
 class VendorClient:
-    """httpx client base: base URL, optional transport, gate, error ladder.
+    """httpx client base: base URL, outbound policy, optional transport, gate, error ladder.
+
+    The outbound policy (``actionkit.outbound``) is checked when the client is
+    built and before every request, and guards every connection the default
+    network transport opens; a refused URL is INTEGRATION_MISCONFIGURED and
+    nothing is sent. ``transport=`` replaces the network (in-process fakes):
+    the URL checks still apply. Redirects are not followed.
 
     Subclasses set ``vendor`` (the name in messages) and override
     ``auth_headers`` (and may refresh credentials in ``on_unauthorized``).
@@ -187,18 +203,25 @@ class VendorClient:
         self,
         base_url: str,
         *,
+        policy: OutboundPolicy,
         transport: httpx.BaseTransport | None = None,
         gate: RequestGate | None = None,
         timeout: float = 30.0,
         headers: Mapping[str, str] | None = None,
     ) -> None:
+        try:
+            policy.check_url(base_url)
+        except OutboundURLRefused as exc:
+            raise refused(exc, self.vendor) from None
         self.base_url = base_url.rstrip("/")
+        self._policy = policy
         self._gate = gate
         self._http = httpx.Client(
             base_url=self.base_url,
-            transport=transport,
+            transport=transport if transport is not None else policy.guarded_transport(),
             timeout=timeout,
             headers={"Accept": "application/json", **(headers or {})},
+            follow_redirects=False,
         )
 
     def __enter__(self) -> Self:
@@ -216,7 +239,7 @@ class VendorClient:
         self._http.close()
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}(base_url={self.base_url!r})"
+        return f"{type(self).__name__}(base_url={redact_url(self.base_url)!r})"
 
     def auth_headers(self) -> dict[str, str]:
         """Headers that authenticate a request (none by default)."""
@@ -245,23 +268,29 @@ class VendorClient:
         request = self._http.build_request(
             method, path, params=clean_params, json=json, data=data, headers=merged
         )
+        shown = redact_url(request.url.copy_with(query=None))
+        try:
+            self._policy.check_url(request.url)
+        except OutboundURLRefused as exc:
+            raise refused(exc, self.vendor) from None
         if self._gate is not None:
-            self._gate.before_request(
-                method, str(request.url.copy_with(query=None)), mutating=mutating
-            )
+            self._gate.before_request(method, shown, mutating=mutating)
         try:
             return self._http.send(request)
+        except OutboundURLRefused as exc:
+            # The guarded transport refused the host's addresses before connecting.
+            raise refused(exc, self.vendor) from None
         except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
             # Nothing reached the vendor: always safe to try again.
             raise TransientFailure(
                 f"{self.vendor} is unreachable ({type(exc).__name__})",
-                details={"url": str(request.url.copy_with(query=None))},
+                details={"url": shown},
             ) from None
         except httpx.TransportError as exc:
             # The request may have been received: a mutating one has an unknown outcome.
             raise TransientFailure(
                 f"{self.vendor} did not answer ({type(exc).__name__})",
-                details={"url": str(request.url.copy_with(query=None))},
+                details={"url": shown},
                 outcome_known=not mutating,
             ) from None
 

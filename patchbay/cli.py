@@ -21,8 +21,10 @@ from pydantic import SecretStr, ValidationError
 from rich.console import Console
 from rich.table import Table
 
+from actionkit.outbound import ANY_PUBLIC_HOST, HostRules, OutboundPolicy, OutboundURLRefused
 from catalog.designer import CatalogRecord, action_json_schemas, designer_catalog, palette
 from catalog.errors import UnknownActionError
+from integrations.scheduling.graph import GRAPH_HOSTS, LOGIN_HOSTS
 from patchbay.runtime import Runtime, open_runtime
 from store import SchemaOutOfDate, Store, db
 from store import connections as conn
@@ -278,11 +280,11 @@ def calendar_connect(
     except UsageError as exc:
         fail_usage(str(exc))
     settings: dict[str, Any] = {"aad_tenant": aad_tenant}
-    if login_url:
-        settings["login_url"] = login_url
-    if graph_url:
-        settings["graph_url"] = graph_url
     with _runtime() as rt:
+        if login_url:
+            settings["login_url"] = check_vendor_url(login_url, LOGIN_HOSTS, rt.settings)
+        if graph_url:
+            settings["graph_url"] = check_vendor_url(graph_url, GRAPH_HOSTS, rt.settings)
         try:
             with rt.store.sessions.begin() as session:
                 require_tenant(session, tenant)
@@ -380,13 +382,66 @@ def parse_secret_option(raw: str) -> tuple[str, SecretStr]:
     return name, SecretStr(value)
 
 
+# Host rules of vendors whose integration package does not exist yet (a
+# registered module's ``hosts`` takes precedence; each package brings its own).
+PENDING_VENDOR_HOSTS: dict[str, HostRules] = {
+    "tacticalrmm": ANY_PUBLIC_HOST,  # self-hosted: every MSP runs its own server
+    "levelio": HostRules(known=("api.level.io",)),
+    "huntress": HostRules(known=("api.huntress.io",)),
+    "teams": HostRules(known=("smba.trafficmanager.net", "*.botframework.com"), custom_hosts=False),
+}
+
+
+def vendor_host_rules(rt: Runtime, provider: str) -> HostRules:
+    """Where ``provider``'s API may live: its module's rules, else the pending table."""
+    module = rt.catalog.modules.get(f"app:{provider}")
+    if module is not None:
+        return module.hosts
+    return PENDING_VENDOR_HOSTS.get(provider, HostRules())
+
+
+def check_vendor_url(
+    url: str, rules: HostRules, settings: Settings, *, allow_custom_host: bool = False
+) -> str:
+    """``url`` (https:// assumed when it names no scheme) if the outbound policy allows it.
+
+    Resolves the host unless it is one of the vendor's known hosts: a custom
+    host that resolves to a loopback, private or link-local address is refused
+    here, and again before every request. Exits 2 naming the reason otherwise;
+    the message never quotes a password the URL carried.
+    """
+    text = url.strip()
+    candidate = text if "://" in text else f"https://{text}"
+    policy = OutboundPolicy(rules, allow_custom_host=allow_custom_host, sandbox=settings.sandbox)
+    try:
+        parsed = policy.check_url(candidate)
+        if not rules.matches(parsed.host):
+            policy.check_url(candidate, resolve=True)
+    except OutboundURLRefused as exc:
+        fail_usage(f"refusing the vendor URL: {exc.message}")
+    return text
+
+
 @app.command("connect")
 def connect_cmd(
     provider: Annotated[str, typer.Argument(help=f"One of: {', '.join(conn.PROVIDERS)}.")],
     tenant: TenantOption,
     url: Annotated[
-        str | None, typer.Option("--url", help="The vendor instance URL for this tenant.")
+        str | None,
+        typer.Option(
+            "--url",
+            help="The vendor instance URL for this tenant (https; the vendor's known hosts "
+            "unless --allow-custom-host).",
+        ),
     ] = None,
+    allow_custom_host: Annotated[
+        bool,
+        typer.Option(
+            "--allow-custom-host",
+            help="Allow a public host outside the vendor's known hosts (a private, loopback "
+            "or link-local address is refused regardless).",
+        ),
+    ] = False,
     secret: SecretsOption = None,
 ) -> None:
     """Mark an integration connected for a tenant and store its secrets."""
@@ -396,14 +451,27 @@ def connect_cmd(
     except (conn.IntegrationConnectionError, UsageError) as exc:
         fail_usage(str(exc))
     with _runtime() as rt:
+        if url is not None:
+            url = check_vendor_url(
+                url,
+                vendor_host_rules(rt, provider),
+                rt.settings,
+                allow_custom_host=allow_custom_host,
+            )
         try:
             # One transaction: the connection and its secrets land together or not at all.
             with rt.store.sessions.begin() as session:
                 require_tenant(session, tenant)
-                conn.connect(session, tenant, provider, instance_url=url)
+                conn.connect(
+                    session,
+                    tenant,
+                    provider,
+                    instance_url=url,
+                    allow_custom_host=allow_custom_host,
+                )
                 for name, value in secrets:
                     rt.store.secrets.database.set_in(session, tenant, name, value)
-        except TenantError as exc:
+        except (TenantError, conn.IntegrationConnectionError) as exc:
             fail_usage(str(exc))
     names = ", ".join(n for n, _ in secrets)
     typer.echo(

@@ -46,6 +46,7 @@ def demo_settings(base: Settings | None = None) -> Settings:
         result_backend="cache+memory://",
         redis_url=None,
         retry_backoff=0.2,
+        sandbox=True,  # the demo's vendors are the fakes on loopback
     )
 
 

@@ -32,6 +32,8 @@ class SandboxRun:
         ms = self.seeds["microsoft"]
         first_user = ms["users"][0]["userPrincipalName"]
         return [
+            "export PATCHBAY_SANDBOX=1  # for every patchbay command and worker: "
+            "loopback vendor URLs are refused without it",
             f"patchbay connect ninjaone --tenant {tenant} --url {self.url('ninjaone')} "
             f"--secret ninjaone_client_id={ninja['client_id']} "
             f"--secret ninjaone_client_secret={ninja['client_secret']} "

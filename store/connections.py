@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Literal
+from urllib.parse import urlsplit
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -35,6 +36,17 @@ class ConnectionState:
     kind: Literal["rmm", "teams"]
     connected: bool
     instance_url: str | None
+    allow_custom_host: bool = False
+
+
+# The key in ``rmm_integrations.settings`` under which a connection records that
+# its admin explicitly allowed a host outside the vendor's known hosts.
+ALLOW_CUSTOM_HOST = "allow_custom_host"
+
+
+def allows_custom_host(settings: dict[str, object] | None) -> bool:
+    """Whether a connection's settings explicitly allow a custom vendor host."""
+    return bool((settings or {}).get(ALLOW_CUSTOM_HOST) is True)
 
 
 def check_provider(provider: str) -> str:
@@ -46,8 +58,30 @@ def check_provider(provider: str) -> str:
     return provider
 
 
-def connect(session: Session, tenant: str, provider: str, *, instance_url: str | None) -> None:
-    """Mark ``provider`` active and connected for ``tenant`` (idempotent)."""
+def _has_userinfo(url: str) -> bool:
+    text = url.strip()
+    netloc = urlsplit(text if "//" in text else f"//{text}").netloc
+    return "@" in netloc
+
+
+def connect(
+    session: Session,
+    tenant: str,
+    provider: str,
+    *,
+    instance_url: str | None,
+    allow_custom_host: bool = False,
+) -> None:
+    """Mark ``provider`` active and connected for ``tenant`` (idempotent).
+
+    ``instance_url`` must already have passed the vendor's outbound URL policy
+    (the front doors check it); as a last line, a URL carrying userinfo is
+    refused here so a password can never land in a row.
+    """
+    if instance_url is not None and _has_userinfo(instance_url):
+        raise IntegrationConnectionError(
+            "the instance URL may not carry a user name or password (store credentials as secrets)"
+        )
     check_provider(provider)
     now = utcnow()
     if provider == TEAMS_PROVIDER:
@@ -64,6 +98,10 @@ def connect(session: Session, tenant: str, provider: str, *, instance_url: str |
         teams.last_error = None
         if instance_url:
             teams.package_metadata = {**(teams.package_metadata or {}), "baseUrl": instance_url}
+        teams.package_metadata = {
+            **(teams.package_metadata or {}),
+            ALLOW_CUSTOM_HOST: allow_custom_host,
+        }
         session.flush()
         return
     row = session.scalar(
@@ -80,6 +118,7 @@ def connect(session: Session, tenant: str, provider: str, *, instance_url: str |
     row.sync_error = None
     if instance_url is not None:
         row.instance_url = instance_url
+    row.settings = {**(row.settings or {}), ALLOW_CUSTOM_HOST: allow_custom_host}
     session.flush()
 
 
@@ -118,6 +157,7 @@ def connection_states(session: Session, tenant: str) -> list[ConnectionState]:
             kind="rmm",
             connected=bool(p in rows and rows[p].is_active and rows[p].connected_at is not None),
             instance_url=rows[p].instance_url if p in rows else None,
+            allow_custom_host=p in rows and allows_custom_host(rows[p].settings),
         )
         for p in RMM_PROVIDERS
     ]
@@ -130,6 +170,7 @@ def connection_states(session: Session, tenant: str) -> list[ConnectionState]:
             kind="teams",
             connected=bool(addon_active and teams and teams.install_status.strip() == "active"),
             instance_url=(teams.package_metadata or {}).get("baseUrl") if teams else None,
+            allow_custom_host=bool(teams and allows_custom_host(teams.package_metadata)),
         )
     )
     return states

@@ -130,6 +130,15 @@ class Settings(BaseSettings):
             "are re-driven as soon as their lease expires."
         ),
     )
+    sandbox: bool = Field(
+        default=False,
+        description=(
+            "Sandbox mode: vendor URLs on loopback (the fake vendors of `patchbay sandbox`) "
+            "are allowed, over http too. Off, a loopback, private or link-local vendor URL "
+            "is refused at connect time and before every request. `patchbay demo` runs in "
+            "sandbox mode on its own."
+        ),
+    )
     flower_basic_auth: SecretStr | None = Field(
         default=None,
         description=(

@@ -21,6 +21,12 @@ from sqlalchemy.engine import make_url
 from store import Store, db
 from store.models import Base
 from store.settings import Settings
+from tests.capture import CaptureServer, serve_capture
+
+# The tests' fake vendors listen on loopback: sandbox mode is on for the whole
+# run (and the worker processes it starts). Tests of the outbound URL policy
+# itself turn it off explicitly.
+os.environ["PATCHBAY_SANDBOX"] = "1"
 
 POSTGRES_URL = os.environ.get(
     "PATCHBAY_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -122,3 +128,10 @@ def store(settings: Settings) -> Iterator[Store]:
         yield s
     finally:
         s.close()
+
+
+@pytest.fixture
+def capture() -> Iterator[CaptureServer]:
+    """A loopback TCP listener recording every connection (it must see none when refused)."""
+    with serve_capture() as server:
+        yield server

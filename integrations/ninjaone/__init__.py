@@ -10,6 +10,7 @@ from catalog.availability import rmm_integration_availability
 from catalog.modules import IntegrationModule
 from catalog.registration import Catalog, register_integration_module
 from integrations.ninjaone.actions import ACTIONS, FIND_DEVICES, PROVIDER, register_actions
+from integrations.ninjaone.client import HOSTS
 
 MODULE = IntegrationModule(
     group_key=f"app:{PROVIDER}",
@@ -21,6 +22,7 @@ MODULE = IntegrationModule(
     default_action_id=FIND_DEVICES.id,
     allowed_action_ids=tuple(spec.id for spec in ACTIONS),
     availability_key=f"rmm:{PROVIDER}",
+    hosts=HOSTS,
 )
 
 

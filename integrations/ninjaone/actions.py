@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Select, func, or_, select, update
@@ -18,8 +19,8 @@ from sqlalchemy.orm import Session
 
 from catalog.actions import ActionRegistry, ActionSpec, ActionUI
 from catalog.context import ActionContext, NotApplied, Pending
-from executor.errors import IntegrationInactive, NotFound, TransientError
-from integrations.ninjaone.client import NinjaOneClient
+from executor.errors import ActionError, IntegrationInactive, NotFound, TransientError
+from integrations.ninjaone.client import HOSTS, NinjaOneClient
 from integrations.ninjaone.credentials import TenantTokens
 from integrations.ninjaone.models import (
     Alert,
@@ -45,6 +46,7 @@ from integrations.ninjaone.models import (
     WireScript,
     epoch_seconds,
 )
+from store.connections import allows_custom_host
 from store.models import Asset, RmmAlert, RmmIntegration
 
 PROVIDER = "ninjaone"
@@ -60,28 +62,42 @@ MAX_CHECK_INTERVAL = 30.0
 # -- shared -------------------------------------------------------------------------
 
 
-def _connection(ctx: ActionContext) -> tuple[uuid.UUID, str | None]:
-    """The tenant's NinjaOne integration id and instance URL."""
+@dataclass(frozen=True)
+class _Connection:
+    integration_id: uuid.UUID
+    instance_url: str | None
+    allow_custom_host: bool
+
+
+def _connection(ctx: ActionContext) -> _Connection:
+    """The tenant's NinjaOne integration id, instance URL and custom-host permission."""
     with ctx.session() as session:
         row = session.execute(
-            select(RmmIntegration.integration_id, RmmIntegration.instance_url).where(
-                RmmIntegration.tenant == ctx.tenant_id, RmmIntegration.provider == PROVIDER
-            )
+            select(
+                RmmIntegration.integration_id,
+                RmmIntegration.instance_url,
+                RmmIntegration.settings,
+            ).where(RmmIntegration.tenant == ctx.tenant_id, RmmIntegration.provider == PROVIDER)
         ).first()
     if row is None:
         raise IntegrationInactive(
             "NinjaOne integration is not active for this tenant", details={"provider": PROVIDER}
         )
-    return row.integration_id, row.instance_url
+    return _Connection(row.integration_id, row.instance_url, allows_custom_host(row.settings))
 
 
 @contextmanager
 def client_for(ctx: ActionContext) -> Iterator[NinjaOneClient]:
     """A client for the tenant's instance, authenticated from its secrets, gated by ``ctx``."""
-    _, instance_url = _connection(ctx)
+    connection = _connection(ctx)
+    policy = ctx.outbound(HOSTS, allow_custom_host=connection.allow_custom_host)
     tokens = TenantTokens(ctx)
     with NinjaOneClient(
-        instance_url, transport=ctx.transport(PROVIDER), gate=ctx.gate, tokens=tokens
+        connection.instance_url,
+        policy=policy,
+        transport=ctx.transport(PROVIDER),
+        gate=ctx.gate,
+        tokens=tokens,
     ) as client:
         yield client
 
@@ -492,7 +508,7 @@ def _live_alerts(ctx: ActionContext, alerts: list[WireAlert]) -> list[Alert]:
 
 def list_active_alerts(inp: ListActiveAlertsInput, ctx: ActionContext) -> ListAlertsOutput:
     """Active alerts, newest first: the local mirror, or NinjaOne with ``live``."""
-    integration_id, _ = _connection(ctx)
+    integration_id = _connection(ctx).integration_id
     if inp.live:
         with client_for(ctx) as client:
             wire = client.list_alerts()
@@ -519,8 +535,8 @@ def _find_local_alert(
 ) -> RmmAlert | None:
     matches = []
     if inp.alert_uid is not None:
-        with suppress(ValueError):  # not a local id: maybe the NinjaOne uid
-            matches.append(RmmAlert.alert_id == uuid.UUID(inp.alert_uid))
+        # A local id or the NinjaOne uid: both are UUIDs (the input model checks).
+        matches.append(RmmAlert.alert_id == uuid.UUID(inp.alert_uid))
         matches.append(RmmAlert.external_alert_id == inp.alert_uid)
     if inp.external_alert_id is not None:
         matches.append(RmmAlert.external_alert_id == inp.external_alert_id)
@@ -544,7 +560,7 @@ def _vendor_uid(inp: AlertInput) -> str:
 
 def get_alert(inp: AlertInput, ctx: ActionContext) -> GetAlertOutput:
     """The alert from the local mirror, else among NinjaOne's active alerts."""
-    integration_id, _ = _connection(ctx)
+    integration_id = _connection(ctx).integration_id
     with ctx.session() as session:
         row = _find_local_alert(session, ctx, integration_id, inp)
         if row is not None:
@@ -561,13 +577,30 @@ def get_alert(inp: AlertInput, ctx: ActionContext) -> GetAlertOutput:
 
 
 def _alert_to_reset(ctx: ActionContext, inp: AlertInput) -> tuple[uuid.UUID | None, str]:
-    """The alert's local mirror id (if mirrored) and its NinjaOne uid."""
-    integration_id, _ = _connection(ctx)
+    """The alert's local mirror id (if mirrored) and its NinjaOne uid, fit for the reset path."""
+    integration_id = _connection(ctx).integration_id
     with ctx.session() as session:
         row = _find_local_alert(session, ctx, integration_id, inp)
         if row is not None:
-            return row.alert_id, row.external_alert_id
+            return row.alert_id, _mirrored_uid(row)
     return None, _vendor_uid(inp)
+
+
+def _mirrored_uid(row: RmmAlert) -> str:
+    """The mirror's NinjaOne uid, checked: it goes into ``/v2/alert/{uid}/reset``.
+
+    NinjaOne declares that uid as ``format: uuid``; the input model checks the
+    uids a step gives, and a mirrored one is held to the same form.
+    """
+    try:
+        return str(uuid.UUID(row.external_alert_id))
+    except ValueError:
+        raise ActionError(
+            f"Alert {row.alert_id} in the local mirror has NinjaOne uid "
+            f"{row.external_alert_id!r}, which is not a UUID; nothing was sent to NinjaOne",
+            code="ALERT_UID_INVALID",
+            details={"alert_id": str(row.alert_id), "external_alert_id": row.external_alert_id},
+        ) from None
 
 
 def _mark_reset(ctx: ActionContext, local_id: uuid.UUID | None, uid: str) -> ResetAlertOutput:

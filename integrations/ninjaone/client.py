@@ -23,6 +23,7 @@ from urllib.parse import quote
 import httpx
 from pydantic import BaseModel, ValidationError
 
+from actionkit.outbound import HostRules, OutboundPolicy, redact_url
 from catalog.context import RequestGate
 from executor.errors import (
     ActionFailure,
@@ -40,6 +41,17 @@ from integrations.ninjaone.models import (
 )
 
 DEFAULT_INSTANCE_URL = "https://app.ninjarmm.com"
+# NinjaOne's regional instances (US, US2, EU, Oceania, Canada); a connection
+# naming another host needs --allow-custom-host.
+HOSTS = HostRules(
+    known=(
+        "app.ninjarmm.com",
+        "us2.ninjarmm.com",
+        "eu.ninjarmm.com",
+        "oc.ninjarmm.com",
+        "ca.ninjarmm.com",
+    )
+)
 TOKEN_PATH = "/ws/oauth/token"
 REDACTED = "[REDACTED]"
 
@@ -89,10 +101,11 @@ def normalize_instance_url(raw: str | None) -> str:
         or not url.host
         or any(ch.isspace() for ch in text)
     ):
+        shown = redact_url(text)
         raise IntegrationMisconfigured(
-            f"the NinjaOne instance URL {text!r} is not an http(s) URL; reconnect with "
+            f"the NinjaOne instance URL {shown!r} is not an http(s) URL; reconnect with "
             "--url https://<region>.ninjarmm.com",
-            details={"instance_url": text},
+            details={"instance_url": shown},
         )
     return text
 
@@ -118,13 +131,18 @@ class NinjaOneClient(VendorClient):
         self,
         instance_url: str | None,
         *,
+        policy: OutboundPolicy,
         transport: httpx.BaseTransport | None = None,
         gate: RequestGate | None = None,
         tokens: TokenSource | None = None,
         timeout: float = 30.0,
     ) -> None:
         super().__init__(
-            normalize_instance_url(instance_url), transport=transport, gate=gate, timeout=timeout
+            normalize_instance_url(instance_url),
+            policy=policy,
+            transport=transport,
+            gate=gate,
+            timeout=timeout,
         )
         self._tokens = tokens
         self._token_in_use: str | None = None

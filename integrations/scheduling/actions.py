@@ -21,6 +21,7 @@ from executor.errors import Conflict, NotFound, PermissionDenied
 from integrations.scheduling.graph import (
     DEFAULT_GRAPH_URL,
     DEFAULT_LOGIN_URL,
+    GRAPH_HOSTS,
     GraphApp,
     GraphCalendar,
     graph_token,
@@ -320,7 +321,11 @@ def sync_calendar(inp: SyncCalendarInput, ctx: ActionContext) -> SyncCalendarOut
             return graph_token(ctx, app, force=force)
 
         with GraphCalendar(
-            app.graph_url, tokens, transport=ctx.transport("microsoft"), gate=ctx.gate
+            app.graph_url,
+            tokens,
+            policy=ctx.outbound(GRAPH_HOSTS),
+            transport=ctx.transport("microsoft"),
+            gate=ctx.gate,
         ) as graph:
             event_id = links.get(connection.connection_id)
             if event_id is not None:

@@ -15,10 +15,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 from pydantic import SecretStr
 
+from actionkit.outbound import HostRules
 from catalog.context import ActionContext
 from executor.errors import IntegrationMisconfigured
 from integrations._http import VendorClient, error_for_response
@@ -26,6 +28,25 @@ from integrations._http import VendorClient, error_for_response
 GRAPH_SCOPE = "https://graph.microsoft.com/.default"
 DEFAULT_LOGIN_URL = "https://login.microsoftonline.com"
 DEFAULT_GRAPH_URL = "https://graph.microsoft.com"
+# Microsoft's hosts (global, US Government, DoD, China). No custom host: other
+# login or Graph URLs work only on loopback in sandbox mode (the fakes).
+LOGIN_HOSTS = HostRules(
+    known=(
+        "login.microsoftonline.com",
+        "login.microsoftonline.us",
+        "login.partner.microsoftonline.cn",
+    ),
+    custom_hosts=False,
+)
+GRAPH_HOSTS = HostRules(
+    known=(
+        "graph.microsoft.com",
+        "graph.microsoft.us",
+        "dod-graph.microsoft.us",
+        "microsoftgraph.chinacloudapi.cn",
+    ),
+    custom_hosts=False,
+)
 TOKEN_SECRET_NAME = "microsoft_graph_token"
 CLIENT_ID_SECRET_NAME = "microsoft_client_id"
 CLIENT_SECRET_SECRET_NAME = "microsoft_client_secret"
@@ -101,8 +122,9 @@ class GraphCalendar(VendorClient):
     def create_event(
         self, user: str, event: dict[str, Any], *, calendar_id: str | None, transaction_id: str
     ) -> dict[str, Any]:
+        user = quote(user, safe="@")
         path = (
-            f"/v1.0/users/{user}/calendars/{calendar_id}/events"
+            f"/v1.0/users/{user}/calendars/{quote(calendar_id, safe='')}/events"
             if calendar_id
             else f"/v1.0/users/{user}/events"
         )
@@ -112,7 +134,9 @@ class GraphCalendar(VendorClient):
 
     def update_event(self, user: str, event_id: str, event: dict[str, Any]) -> dict[str, Any]:
         updated: dict[str, Any] = self.request_json(
-            "PATCH", f"/v1.0/users/{user}/events/{event_id}", json=event
+            "PATCH",
+            f"/v1.0/users/{quote(user, safe='@')}/events/{quote(event_id, safe='')}",
+            json=event,
         )
         return updated
 
@@ -136,7 +160,10 @@ def graph_token(ctx: ActionContext, app: GraphApp, *, force: bool) -> str:
         if still_good and (not force or replaced):
             return None
         with MicrosoftLogin(
-            app.login_url, transport=ctx.transport("microsoft"), gate=ctx.gate
+            app.login_url,
+            policy=ctx.outbound(LOGIN_HOSTS),
+            transport=ctx.transport("microsoft"),
+            gate=ctx.gate,
         ) as login:
             issued = login.client_credentials(
                 app.aad_tenant, client_id.get_secret_value(), client_secret

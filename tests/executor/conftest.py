@@ -25,7 +25,7 @@ CANARY_KEY = "wk-CANARY-3f9c2b7e1d"
 TENANT = "acme"
 OTHER_TENANT = "globex"
 OTHER_KEY = "wk-other-tenant-key-77"
-WIDGETS_URL = "http://widgets.test"
+WIDGETS_URL = "https://widgets.test"
 
 
 class DateClock:

@@ -12,6 +12,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
+from actionkit.outbound import HostRules
 from catalog.actions import ActionRegistry, ActionSpec, ActionUI
 from catalog.availability import rmm_integration_availability
 from catalog.context import ActionContext, NotApplied, Pending
@@ -22,6 +23,9 @@ from integrations._http import VendorClient
 from store.models import RmmIntegration
 
 PROVIDER = "widgets"
+# A self-hosted vendor (any public host); the tests' in-process fake answers
+# https://widgets.test, the real-HTTP fakes are on loopback (sandbox mode).
+HOSTS = HostRules(self_hosted=True)
 SECRET = "widgets_api_key"
 
 
@@ -47,7 +51,11 @@ def client_for(ctx: ActionContext) -> WidgetsClient:
     if key is None or not url:
         raise IntegrationMisconfigured(f"Widgets needs an instance URL and the {SECRET} secret")
     return WidgetsClient(
-        url, key.get_secret_value(), transport=ctx.transport(PROVIDER), gate=ctx.gate
+        url,
+        key.get_secret_value(),
+        policy=ctx.outbound(HOSTS),
+        transport=ctx.transport(PROVIDER),
+        gate=ctx.gate,
     )
 
 
@@ -225,6 +233,7 @@ def register(catalog: Catalog, *, rate_limit: str | None = None) -> None:
                 RUN_JOB.id,
             ),
             availability_key=f"rmm:{PROVIDER}",
+            hosts=HOSTS,
             rate_limit=rate_limit,
         ),
         availability=rmm_integration_availability(PROVIDER),

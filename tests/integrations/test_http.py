@@ -10,6 +10,7 @@ from typing import ClassVar
 
 import pytest
 
+from actionkit.outbound import HostRules, OutboundPolicy
 from executor.errors import (
     ActionFailure,
     Conflict,
@@ -25,6 +26,7 @@ from sandbox.core import Fault
 from sandbox.widgets import FakeWidgets
 
 KEY = "wk-ladder-key"
+POLICY = OutboundPolicy(HostRules(known=("widgets.test",)))
 
 
 class Widgets(VendorClient):
@@ -55,7 +57,7 @@ def fail(
     headers: dict[str, str] | None = None,
 ) -> ActionFailure:
     fake.inject(Fault(status=status, body={"message": f"said {status}"}, headers=headers))
-    with client_cls("http://widgets.test", transport=fake.transport()) as client:
+    with client_cls("https://widgets.test", policy=POLICY, transport=fake.transport()) as client:
         path = "/v1/widgets" if method == "POST" else "/v1/widgets/w_1"
         body = {"name": "x"} if method == "POST" else None
         with pytest.raises(ActionFailure) as raised:
@@ -143,7 +145,7 @@ def test_a_4xx_refusal_of_a_mutating_request_is_definite(
 def test_a_connection_dropped_after_a_mutating_request_is_unknown_and_for_a_read_known(
     fake: FakeWidgets,
 ) -> None:
-    with Widgets("http://widgets.test", transport=fake.transport()) as client:
+    with Widgets("https://widgets.test", policy=POLICY, transport=fake.transport()) as client:
         fake.inject(Fault(disconnect=True))
         with pytest.raises(TransientFailure) as post:
             client.request("POST", "/v1/widgets", json={"name": "x"})

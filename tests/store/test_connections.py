@@ -68,3 +68,16 @@ def test_tenant_ids_are_validated_and_unique(store: Store) -> None:
         create_tenant(session, "bad id!")
     with store.sessions() as session:
         assert [(t.tenant, t.name) for t in list_tenants(session)] == [("acme", "Acme MSP")]
+
+
+def test_a_url_carrying_a_password_never_lands_in_a_row(store: Store) -> None:
+    with store.sessions.begin() as session:
+        create_tenant(session, "acme")
+    for url in ("https://admin:hunter2@eu.ninjarmm.com", "admin:hunter2@eu.ninjarmm.com"):
+        with (
+            pytest.raises(conn.IntegrationConnectionError, match="user name or password"),
+            store.sessions.begin() as session,
+        ):
+            conn.connect(session, "acme", "ninjaone", instance_url=url)
+    with store.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(RmmIntegration)) == 0

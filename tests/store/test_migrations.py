@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import uuid
+
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 
 from store import db
 from store.models import Base
@@ -64,4 +66,47 @@ def test_downgrade_to_base_and_upgrade_again(database_url: str) -> None:
         db.upgrade(engine)  # a second upgrade is a no-op
         assert db.current_revision(engine) == db.head_revision()
     finally:
+        engine.dispose()
+
+
+def test_migration_0004_strips_passwords_from_stored_vendor_urls(database_url: str) -> None:
+    """Rows written before the outbound URL policy lose their userinfo, and nothing else."""
+    engine = db.make_engine(database_url)
+    urls = {
+        "ninjaone": "https://admin:hunter2@eu.ninjarmm.com/api/v2",
+        "huntress": "user:pw@api.huntress.io",
+        "levelio": "https://api.level.io",
+    }
+    try:
+        db.downgrade(engine, "0003")
+        with engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO tenants (tenant, name, created_at) "
+                    "VALUES ('acme', 'Acme', CURRENT_TIMESTAMP)"
+                )
+            )
+            for provider, url in urls.items():
+                conn.execute(
+                    text(
+                        "INSERT INTO rmm_integrations (tenant, integration_id, provider, "
+                        "instance_url, is_active, sync_status, settings, created_at, updated_at) "
+                        "VALUES ('acme', :id, :provider, :url, true, 'pending', '{}', "
+                        "CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+                    ),
+                    {"id": uuid.uuid4().hex, "provider": provider, "url": url},
+                )
+        db.upgrade(engine)
+        with engine.connect() as conn:
+            rows = conn.execute(text("SELECT provider, instance_url FROM rmm_integrations"))
+            stored: dict[str, str] = {str(p): str(u) for p, u in rows}
+        assert stored == {
+            "ninjaone": "https://eu.ninjarmm.com/api/v2",
+            "huntress": "api.huntress.io",
+            "levelio": "https://api.level.io",
+        }
+    finally:
+        with engine.begin() as conn:
+            conn.execute(text("DELETE FROM rmm_integrations"))
+            conn.execute(text("DELETE FROM tenants"))
         engine.dispose()

@@ -35,7 +35,7 @@ TENANT = "acme"
 CLIENT_ID = "patchbay-ninja-test-client"
 CLIENT_SECRET = "ninja-CANARY-client-secret-5b1e"
 # A regional instance as an admin might paste it; in-process the host is never dialled.
-INSTANCE_URL = "eu.ninjarmm.test/api/v2/"
+INSTANCE_URL = "eu.ninjarmm.com/api/v2/"
 
 
 def ninjaone_catalog() -> Catalog:

@@ -203,7 +203,7 @@ def test_a_rejected_client_secret_names_the_secrets_to_check(ninja: NinjaHarness
     error = ninja.error(*LIVE_FIND)
     assert error["code"] == "INTEGRATION_MISCONFIGURED"
     assert "ninjaone_client_secret" in error["message"]
-    assert "https://eu.ninjarmm.test" in error["message"]
+    assert "https://eu.ninjarmm.com" in error["message"]
     assert error["vendor"]["status"] == 401
     assert "not-the-right-client-secret" not in json.dumps(error)
 

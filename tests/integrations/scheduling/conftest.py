@@ -82,8 +82,8 @@ def microsoft(store: Store, people: People) -> Microsoft:
     store.secrets.set(TENANT, "microsoft_client_secret", GRAPH_SECRET)
     settings = {
         "aad_tenant": "aad-acme",
-        "login_url": "http://ms.test",
-        "graph_url": "http://ms.test",
+        "login_url": "https://login.microsoftonline.com",
+        "graph_url": "https://graph.microsoft.com",
     }
     with store.sessions.begin() as session:
         connect_calendar(
