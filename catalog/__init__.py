@@ -1,6 +1,6 @@
 """The catalog: actions, integration modules, availability, and the designer's views."""
 
-from catalog.actions import ActionRegistry, ActionSpec, ActionUI
+from catalog.actions import ActionRegistry
 from catalog.availability import (
     AvailabilityRegistry,
     rmm_integration_availability,
@@ -12,8 +12,6 @@ from catalog.registration import Catalog, register_integration_module
 
 __all__ = [
     "ActionRegistry",
-    "ActionSpec",
-    "ActionUI",
     "AvailabilityRegistry",
     "Catalog",
     "CatalogError",

@@ -15,7 +15,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy.orm import Session
 
-from catalog.actions import AnyActionSpec
+from actionkit.spec import AnyActionSpec
 from catalog.errors import UnknownActionError
 from catalog.registration import Catalog
 

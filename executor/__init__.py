@@ -3,7 +3,7 @@
 ``executor.enqueue(...)`` and ``executor.result(...)`` use a process-wide
 executor built from the environment; in embedded mode (``memory://`` broker)
 it starts an in-process worker thread on first use. Importing this package
-does not import Celery: vendor integrations import ``executor.errors`` only.
+does not import Celery: vendor integrations import ``actionkit.errors`` only.
 """
 
 from __future__ import annotations

@@ -21,9 +21,9 @@ from kombu.exceptions import ChannelError as KombuChannelError
 from sqlalchemy.exc import IntegrityError
 
 import celeryconfig
-from catalog.actions import AnyActionSpec
+from actionkit.errors import IdempotencyConflict, ValidationFailed
+from actionkit.spec import AnyActionSpec
 from executor.app import ExecutorRuntime, kwargs_repr
-from executor.errors import IdempotencyConflict, ValidationFailed
 from executor.ledger import ClaimRequest, RowSnapshot
 from executor.results import InvocationResult, outcome_from_row
 from executor.wire import task_id_for, valid_key

@@ -16,8 +16,8 @@ import httpx
 from pydantic import SecretStr
 from sqlalchemy.orm import Session, sessionmaker
 
+from actionkit.errors import IntegrationMisconfigured
 from actionkit.outbound import HostRules, OutboundPolicy
-from executor.errors import IntegrationMisconfigured
 from executor.ledger import Ledger, RowSnapshot
 from executor.payload import Redactor
 from executor.throttle import Throttle
@@ -77,28 +77,31 @@ class InvocationGate:
         self.requests = 0
         self.throttle_wait = 0.0
 
-    def before_request(self, method: str, url: str, *, mutating: bool) -> None:
-        if self._reserved_at is not None:
+    def before_request(
+        self, method: str, url: str, *, mutating: bool, vendor: str | None = None
+    ) -> None:
+        provider = vendor or self._provider
+        if self._reserved_at is not None and provider == self._provider:
             # An earlier delivery of this step reserved the slot: use it.
             self.throttle_wait += self._throttle.wait_for(
-                self._provider, self._tenant_id, self._reserved_at
+                provider, self._tenant_id, self._reserved_at
             )
             self._reserved_at = None
         else:
             max_wait = DISPATCHED_MAX_WAIT if self.dispatched else None
             self.throttle_wait += self._throttle.acquire(
-                self._provider, self._tenant_id, max_wait=max_wait
+                provider, self._tenant_id, max_wait=max_wait
             )
         if mutating and self._marks_dispatch and not self.dispatched:
             if not self._ledger.mark_dispatched(self._row, self._owner):
                 raise LeaseLost(self._row.key)
             self.dispatched = True
-        self.throttle_wait += self._throttle.admit(self._provider, self._tenant_id)
+        self.throttle_wait += self._throttle.admit(provider, self._tenant_id)
         self.requests += 1
 
 
 class InvocationContext:
-    """Implements ``catalog.context.ActionContext`` for one attempt of one step."""
+    """Implements ``actionkit.context.ActionContext`` for one attempt of one step."""
 
     def __init__(
         self,

@@ -18,7 +18,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from executor.errors import ActionFailure, InternalError, ValidationFailed
+from actionkit.errors import ActionFailure, InternalError, ValidationFailed
 
 REDACTED = "[REDACTED]"
 MAX_PAYLOAD_BYTES = 32 * 1024

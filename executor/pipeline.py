@@ -25,19 +25,8 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import sessionmaker
 
-from catalog.actions import AnyActionSpec
-from catalog.context import NotApplied, Pending
-from catalog.inputs import InputNotJson, parse_input
-from catalog.modules import IntegrationModule
-from catalog.registration import Catalog
-from executor.context import (
-    InvocationContext,
-    InvocationGate,
-    LeaseLost,
-    LeaseRenewer,
-    TimeLimitExceeded,
-)
-from executor.errors import (
+from actionkit.context import NotApplied, Pending
+from actionkit.errors import (
     ActionFailure,
     IdempotencyConflict,
     IntegrationInactive,
@@ -48,6 +37,17 @@ from executor.errors import (
     TransientFailure,
     UnknownAction,
     ValidationFailed,
+)
+from actionkit.inputs import InputNotJson, parse_input
+from actionkit.spec import AnyActionSpec
+from catalog.modules import IntegrationModule
+from catalog.registration import Catalog
+from executor.context import (
+    InvocationContext,
+    InvocationGate,
+    LeaseLost,
+    LeaseRenewer,
+    TimeLimitExceeded,
 )
 from executor.ledger import (
     Abandoned,
@@ -217,7 +217,7 @@ class Pipeline:
         """The validated input model, or VALIDATION_ERROR naming the field.
 
         Strict, as JSON: exactly the inputs the action's published JSON Schema
-        allows, nothing coerced (``catalog.inputs.parse_input``).
+        allows, nothing coerced (``actionkit.inputs.parse_input``).
         """
         if not isinstance(raw, dict):
             raise ValidationFailed("input must be a JSON object", field="input")

@@ -50,7 +50,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from executor.errors import Throttled
+from actionkit.errors import Throttled
 
 _UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0}
 _LIMIT = re.compile(r"^\s*(\d+)\s*/\s*(\d*\.?\d*)\s*([smh])\s*$")

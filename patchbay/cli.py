@@ -764,9 +764,9 @@ def run_cmd(
     timeout: Annotated[float, typer.Option("--timeout", help="Seconds to wait.")] = 120.0,
 ) -> None:
     """Run one action and print its outcome as JSON (exit 0 SUCCEEDED, 1 FAILED, 2 bad usage)."""
+    from actionkit.errors import ActionFailure
     from executor.api import EnqueueFailed, Executor
     from executor.embedded import EmbeddedWorker
-    from executor.errors import ActionFailure
 
     try:
         data = _read_input(input_)

@@ -17,9 +17,10 @@ from sqlalchemy import Select, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from catalog.actions import ActionRegistry, ActionSpec, ActionUI
-from catalog.context import ActionContext, NotApplied, Pending
-from executor.errors import ActionError, IntegrationInactive, NotFound, TransientError
+from actionkit.context import ActionContext, NotApplied, Pending
+from actionkit.errors import ActionError, IntegrationInactive, NotFound, TransientError
+from actionkit.spec import ActionSpec, ActionUI
+from catalog.actions import ActionRegistry
 from integrations.ninjaone.client import HOSTS, NinjaOneClient
 from integrations.ninjaone.credentials import TenantTokens
 from integrations.ninjaone.models import (

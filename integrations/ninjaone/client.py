@@ -6,7 +6,7 @@ Where the access token comes from is a :class:`TokenSource` (the tenant's
 secret store in production, see ``credentials.py``); the client asks it for a
 token before each request and, once per request, for a fresh one after a 401.
 
-Every request goes through the shared base (``integrations/_http.py``): the
+Every request goes through the shared base (``actionkit/http.py``): the
 throttle/dispatch gate and the status-to-error ladder. On top of the ladder the
 client names NinjaOne's own refusals (no user context, missing scope, a dead
 refresh token) so the step's error says what to do, and it reads NinjaOne's
@@ -23,15 +23,15 @@ from urllib.parse import quote
 import httpx
 from pydantic import BaseModel, ValidationError
 
-from actionkit.outbound import HostRules, OutboundPolicy, redact_url
-from catalog.context import RequestGate
-from executor.errors import (
+from actionkit.context import RequestGate
+from actionkit.errors import (
     ActionFailure,
     IntegrationMisconfigured,
     VendorDetail,
     VendorError,
 )
-from integrations._http import VendorClient, error_for_response, vendor_message
+from actionkit.http import VendorClient, error_for_response, vendor_message
+from actionkit.outbound import HostRules, OutboundPolicy, redact_url
 from integrations.ninjaone.models import (
     WireActivities,
     WireAlert,
@@ -126,6 +126,7 @@ class NinjaOneClient(VendorClient):
     """One NinjaOne instance: API v2 calls and the refresh-token exchange."""
 
     vendor = "NinjaOne"
+    throttle_key = "ninjaone"
 
     def __init__(
         self,

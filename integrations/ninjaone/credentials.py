@@ -31,8 +31,8 @@ from dataclasses import dataclass
 
 from pydantic import SecretStr
 
-from catalog.context import ActionContext
-from executor.errors import IntegrationMisconfigured
+from actionkit.context import ActionContext
+from actionkit.errors import IntegrationMisconfigured
 from integrations.ninjaone.client import NinjaOneClient, RefreshTokenRejected
 
 # Names of secrets, not values.

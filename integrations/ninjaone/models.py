@@ -3,7 +3,7 @@
 Input models forbid unknown fields and enforce what NinjaOne itself enforces,
 so a bad step fails with VALIDATION_ERROR naming the field before anything is
 sent; they accept exactly what their published JSON Schema allows (strict
-types from ``catalog.inputs``; cross-field rules are in the schema too).
+types from ``actionkit.inputs``; cross-field rules are in the schema too).
 Wire models ignore fields they do not name: the vendor adds fields freely,
 and its spec declares most responses without a schema.
 """
@@ -25,7 +25,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from catalog.inputs import (
+from actionkit.inputs import (
     Matches,
     NotBlank,
     StrictInput,

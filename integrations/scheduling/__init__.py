@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from catalog.actions import ActionSpec, ActionUI
+from actionkit.spec import ActionSpec, ActionUI
 from catalog.registration import Catalog, Subscription, subscribe
 from integrations.scheduling.actions import ENTRY_CREATED, create_entry, sync_calendar
 from integrations.scheduling.models import (

@@ -16,8 +16,8 @@ from sqlalchemy import func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from catalog.context import ActionContext
-from executor.errors import Conflict, NotFound, PermissionDenied
+from actionkit.context import ActionContext
+from actionkit.errors import Conflict, NotFound, PermissionDenied
 from integrations.scheduling.graph import (
     DEFAULT_GRAPH_URL,
     DEFAULT_LOGIN_URL,

@@ -20,11 +20,14 @@ from urllib.parse import quote
 import httpx
 from pydantic import SecretStr
 
+from actionkit.context import ActionContext
+from actionkit.errors import IntegrationMisconfigured
+from actionkit.http import VendorClient, error_for_response
 from actionkit.outbound import HostRules
-from catalog.context import ActionContext
-from executor.errors import IntegrationMisconfigured
-from integrations._http import VendorClient, error_for_response
 
+# Microsoft's APIs share one throttle key per tenant, whichever module calls
+# them (set a ceiling with PATCHBAY_RATE_LIMITS='{"microsoft": "..."}').
+MICROSOFT = "microsoft"
 GRAPH_SCOPE = "https://graph.microsoft.com/.default"
 DEFAULT_LOGIN_URL = "https://login.microsoftonline.com"
 DEFAULT_GRAPH_URL = "https://graph.microsoft.com"
@@ -67,6 +70,7 @@ class MicrosoftLogin(VendorClient):
     """The identity platform's token endpoint."""
 
     vendor = "Microsoft identity platform"
+    throttle_key = MICROSOFT
 
     def client_credentials(
         self, aad_tenant: str, client_id: str, client_secret: SecretStr
@@ -100,6 +104,7 @@ class GraphCalendar(VendorClient):
     """Calendar events of one user, through Microsoft Graph v1.0."""
 
     vendor = "Microsoft Graph"
+    throttle_key = MICROSOFT
     # ``not_processed_statuses`` stays the base's (429 only). Graph's throttling
     # guidance (learn.microsoft.com/graph/throttling) documents throttled
     # requests as 429 that "fail"; its error list (learn.microsoft.com/graph/errors)

@@ -1,7 +1,7 @@
 """Inputs and outputs of the core scheduling actions.
 
 Inputs accept exactly what their published JSON Schema allows (strict types
-from ``catalog.inputs``), with one rule JSON Schema cannot state: a window's
+from ``actionkit.inputs``), with one rule JSON Schema cannot state: a window's
 start must be before its end.
 """
 
@@ -27,7 +27,7 @@ from pydantic import (
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import PydanticCustomError, core_schema
 
-from catalog.inputs import (
+from actionkit.inputs import (
     DATE_TIME_SCHEMA,
     DateTimeOptionalOffset,
     NotBlank,

@@ -13,6 +13,8 @@ from collections.abc import Sequence
 import httpx
 import pytest
 
+from actionkit.errors import IntegrationMisconfigured
+from actionkit.http import VendorClient
 from actionkit.outbound import (
     ANY_PUBLIC_HOST,
     HostRules,
@@ -20,8 +22,6 @@ from actionkit.outbound import (
     OutboundURLRefused,
     redact_url,
 )
-from executor.errors import IntegrationMisconfigured
-from integrations._http import VendorClient
 from tests.capture import CaptureServer
 
 NINJA = HostRules(known=("app.ninjarmm.com", "eu.ninjarmm.com"))

@@ -7,7 +7,8 @@ import dataclasses
 import pytest
 from pydantic import BaseModel
 
-from catalog.actions import ActionRegistry, ActionUI
+from actionkit.spec import ActionUI
+from catalog.actions import ActionRegistry
 from catalog.errors import RegistrationConflict, RegistrationError, UnknownActionError
 from tests.catalog.testmodules import EchoOutput, echo_spec
 

@@ -6,10 +6,11 @@ from collections.abc import Callable
 
 from pydantic import BaseModel
 
-from catalog.actions import ActionRegistry, ActionSpec, ActionUI
+from actionkit.context import ActionContext
+from actionkit.inputs import StrictInput
+from actionkit.spec import ActionSpec, ActionUI
+from catalog.actions import ActionRegistry
 from catalog.availability import rmm_integration_availability, teams_integration_availability
-from catalog.context import ActionContext
-from catalog.inputs import StrictInput
 from catalog.modules import IntegrationModule
 from catalog.registration import Catalog, register_integration_module
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import redis
 
-from executor.errors import ValidationFailed
+from actionkit.errors import ValidationFailed
 from executor.wire import task_id_for
 from sandbox.core import Fault
 from tests.e2e.conftest import REDIS_URL, Cluster

@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 from celery.signals import before_task_publish
 
+from actionkit.errors import IdempotencyConflict, UnknownAction, ValidationFailed
 from executor.api import EnqueueFailed, Executor, derive_key
 from executor.app import ExecutorRuntime
 from executor.embedded import EmbeddedWorker
-from executor.errors import IdempotencyConflict, UnknownAction, ValidationFailed
 from executor.housekeeping import LedgerSweeper
 from sandbox.widgets import FakeWidgets
 from store import Store

@@ -7,11 +7,14 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from typing import cast
 
 import pytest
 import redis
 
-from executor.errors import Throttled
+from actionkit.errors import Throttled
+from executor.context import InvocationGate
+from executor.ledger import Ledger, RowSnapshot
 from executor.throttle import MemoryThrottle, RateLimit, RedisThrottle, Throttle, ThrottleBackend
 from sandbox.core import ManualClock
 
@@ -178,3 +181,34 @@ def test_a_send_is_counted_for_the_window_plus_the_margin() -> None:
     assert backend.admit("p:t", limit) == pytest.approx(0.2)
     clock.advance(0.2)
     assert backend.admit("p:t", limit) == 0.0
+
+
+def test_a_request_counts_against_the_vendor_its_client_names_not_the_calling_module() -> None:
+    """Graph calls from a core action are throttled as Microsoft's."""
+    clock = ManualClock()
+    throttle = Throttle(
+        MemoryThrottle(clock=clock),
+        {"microsoft": RateLimit.parse("1/10s")},
+        max_wait=0.0,
+        clock=clock,
+        sleep=clock.advance,
+    )
+    gate = InvocationGate(
+        throttle=throttle,
+        provider="core",
+        tenant_id="acme",
+        ledger=cast(Ledger, None),  # read-only requests never touch the ledger
+        row=cast(RowSnapshot, None),
+        owner="w1",
+        marks_dispatch=False,
+    )
+    gate.before_request("GET", "https://graph.microsoft.com/v1.0/me", mutating=False)
+    gate.before_request("GET", "https://graph.microsoft.com/v1.0/me", mutating=False)
+    gate.before_request(
+        "GET", "https://graph.microsoft.com/v1.0/me", mutating=False, vendor="microsoft"
+    )
+    with pytest.raises(Throttled):
+        gate.before_request(
+            "GET", "https://graph.microsoft.com/v1.0/me", mutating=False, vendor="microsoft"
+        )
+    assert gate.requests == 3

@@ -11,10 +11,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from actionkit.errors import ValidationFailed
 from executor.api import Executor
 from executor.app import ExecutorRuntime
 from executor.embedded import EmbeddedWorker
-from executor.errors import ValidationFailed
 from executor.wire import MalformedTaskId, parse_task_id, refusal, task_id_for
 from sandbox.core import Fault
 from sandbox.widgets import FakeWidgets

@@ -12,14 +12,15 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
+from actionkit.context import ActionContext, NotApplied, Pending
+from actionkit.errors import IntegrationMisconfigured
+from actionkit.http import VendorClient
 from actionkit.outbound import HostRules
-from catalog.actions import ActionRegistry, ActionSpec, ActionUI
+from actionkit.spec import ActionSpec, ActionUI
+from catalog.actions import ActionRegistry
 from catalog.availability import rmm_integration_availability
-from catalog.context import ActionContext, NotApplied, Pending
 from catalog.modules import IntegrationModule
 from catalog.registration import Catalog, register_integration_module
-from executor.errors import IntegrationMisconfigured
-from integrations._http import VendorClient
 from store.models import RmmIntegration
 
 PROVIDER = "widgets"

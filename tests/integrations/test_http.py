@@ -10,8 +10,7 @@ from typing import ClassVar
 
 import pytest
 
-from actionkit.outbound import HostRules, OutboundPolicy
-from executor.errors import (
+from actionkit.errors import (
     ActionFailure,
     Conflict,
     NotFound,
@@ -21,7 +20,8 @@ from executor.errors import (
     VendorDetail,
     VendorError,
 )
-from integrations._http import NOT_PROCESSED_STATUSES, VendorClient
+from actionkit.http import NOT_PROCESSED_STATUSES, VendorClient
+from actionkit.outbound import HostRules, OutboundPolicy
 from sandbox.core import Fault
 from sandbox.widgets import FakeWidgets
 

@@ -53,9 +53,8 @@ from pydantic import SecretStr
 from pydantic import ValidationError as PydanticValidationError
 from sqlalchemy import func, select
 
-from catalog.actions import AnyActionSpec
-from catalog.bootstrap import build_catalog
-from catalog.inputs import (
+from actionkit.errors import ValidationFailed
+from actionkit.inputs import (
     DATE_TIME_SCHEMA,
     UUID_SCHEMA,
     Rfc3339DateTime,
@@ -63,7 +62,8 @@ from catalog.inputs import (
     UuidStr,
     parse_input,
 )
-from executor.errors import ValidationFailed
+from actionkit.spec import AnyActionSpec
+from catalog.bootstrap import build_catalog
 from executor.pipeline import Pipeline, Rejected
 from executor.throttle import MemoryThrottle, Throttle
 from sandbox.microsoft import FakeMicrosoft

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from executor.errors import IntegrationMisconfigured
+from actionkit.errors import IntegrationMisconfigured
 from integrations.ninjaone.client import normalize_instance_url
 
 

@@ -25,8 +25,8 @@ itself (``retryable``, ``retry_after``); the executor has one place that turns
 an error into a retry or a recorded failure. Modules add their own named codes
 by passing ``code=`` (e.g. ``USER_NOT_LINKED``).
 
-This module imports nothing from Celery or the rest of the executor, so vendor
-integrations may raise these errors without depending on the executor.
+Integrations raise these; the executor turns them into the stored payload
+(``executor.payload``).
 """
 
 from __future__ import annotations

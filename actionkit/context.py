@@ -50,8 +50,15 @@ class NotApplied:
 class RequestGate(Protocol):
     """Called by the vendor client base before every outgoing request."""
 
-    def before_request(self, method: str, url: str, *, mutating: bool) -> None:
-        """Take a throttle token; mark the step dispatched before a mutating request."""
+    def before_request(
+        self, method: str, url: str, *, mutating: bool, vendor: str | None = None
+    ) -> None:
+        """Take a throttle token; mark the step dispatched before a mutating request.
+
+        ``vendor``: whose rate limit the request counts against (the client's
+        ``throttle_key``, e.g. ``microsoft`` for Graph), whichever action calls;
+        None means the provider of the step's own module.
+        """
         ...
 
 

@@ -26,9 +26,8 @@ from typing import Any, ClassVar, Self
 
 import httpx
 
-from actionkit.outbound import OutboundPolicy, OutboundURLRefused, redact_url
-from catalog.context import RequestGate
-from executor.errors import (
+from actionkit.context import RequestGate
+from actionkit.errors import (
     ActionFailure,
     Conflict,
     IntegrationMisconfigured,
@@ -39,6 +38,7 @@ from executor.errors import (
     VendorDetail,
     VendorError,
 )
+from actionkit.outbound import OutboundPolicy, OutboundURLRefused, redact_url
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 MAX_VENDOR_MESSAGE = 500
@@ -197,6 +197,9 @@ class VendorClient:
     """
 
     vendor: ClassVar[str] = "vendor"
+    # Whose rate limit requests count against (a provider name, e.g. "microsoft"
+    # for every Microsoft API); None: the provider of the calling action's module.
+    throttle_key: ClassVar[str | None] = None
     not_processed_statuses: ClassVar[frozenset[int]] = NOT_PROCESSED_STATUSES
 
     def __init__(
@@ -274,7 +277,7 @@ class VendorClient:
         except OutboundURLRefused as exc:
             raise refused(exc, self.vendor) from None
         if self._gate is not None:
-            self._gate.before_request(method, shown, mutating=mutating)
+            self._gate.before_request(method, shown, mutating=mutating, vendor=self.throttle_key)
         try:
             return self._http.send(request)
         except OutboundURLRefused as exc:
