@@ -17,8 +17,10 @@ failures (the vendor refused; nothing happened). Read-only requests retry
 
 from __future__ import annotations
 
+import datetime
 import email.utils
 import json
+import math
 import time
 from collections.abc import Mapping
 from types import TracebackType
@@ -69,13 +71,19 @@ def retry_after_seconds(response: httpx.Response, now: float | None = None) -> f
         return None
     raw = raw.strip()
     try:
-        return max(0.0, float(raw))
+        seconds = float(raw)
     except ValueError:
         pass
+    else:
+        # "inf", "nan" or 1e400 are no delay a step can wait for (and not JSON).
+        return max(0.0, seconds) if math.isfinite(seconds) else None
     try:
         when = email.utils.parsedate_to_datetime(raw)
     except (TypeError, ValueError):
         return None
+    if when.tzinfo is None:
+        # The asctime form carries no zone; HTTP dates are always GMT (RFC 9110 5.6.7).
+        when = when.replace(tzinfo=datetime.UTC)
     current = time.time() if now is None else now
     return max(0.0, when.timestamp() - current)
 

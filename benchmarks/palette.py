@@ -28,14 +28,16 @@ from sqlalchemy import Engine, create_engine, event, insert, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
+from catalog.bootstrap import build_catalog
 from catalog.designer import palette
 from catalog.registration import Catalog
 from store import db
-from store.connections import RMM_PROVIDERS
 from store.models import RmmIntegration, TeamsIntegration, Tenant, TenantAddon
 from store.types import utcnow
 from tests.catalog.testmodules import catalog_with, echo_spec, make_module
 
+# The vendors whose connection is an rmm_integrations row, as their packages declare.
+RMM_PROVIDERS = tuple(build_catalog().vendors.rmm_providers())
 POSTGRES_URL = os.environ.get(
     "PATCHBAY_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from catalog.registration import Catalog
-from integrations import ninjaone, scheduling
+from integrations import huntress, levelio, ninjaone, scheduling, tacticalrmm, teams
 
 RegisterIntegration = Callable[[Catalog], None]
 
@@ -20,6 +20,10 @@ RegisterIntegration = Callable[[Catalog], None]
 INTEGRATIONS: tuple[RegisterIntegration, ...] = (
     scheduling.register,
     ninjaone.register,
+    tacticalrmm.register,
+    levelio.register,
+    huntress.register,
+    teams.register,
 )
 
 

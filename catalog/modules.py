@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-from actionkit.outbound import HostRules
 from catalog.errors import RegistrationConflict, RegistrationError
 
 GROUP_KEY_PATTERN = re.compile(r"^app:[a-z][a-z0-9_.-]*$")
-RATE_LIMIT_PATTERN = re.compile(r"^\d+/\d*\.?\d*[smh]$")
 
 
 @dataclass(frozen=True)
 class IntegrationModule:
-    """One app tile: which actions it offers and which availability key gates it."""
+    """One app tile: which actions it offers and which availability key gates it.
+
+    The vendor behind it (connection, secrets, rate limit, hosts) is declared
+    separately (``catalog.vendors``), under the tile's ``provider``.
+    """
 
     group_key: str
     label: str
@@ -24,12 +26,6 @@ class IntegrationModule:
     allowed_action_ids: tuple[str, ...]
     availability_key: str
     tile_kind: str = "app"
-    # The vendor's documented request limit per account, e.g. "60/m" (Huntress);
-    # the executor's throttle enforces it across all workers.
-    rate_limit: str | None = None
-    # Where the vendor's API lives: its known hosts (connect refuses others
-    # unless the connection allows a custom host) or self-hosted (any public host).
-    hosts: HostRules = field(default_factory=HostRules)
 
     @property
     def provider(self) -> str:
@@ -50,8 +46,6 @@ def validate_module(module: IntegrationModule) -> None:
         raise RegistrationError(f"{where}: allowed_action_ids must not be empty")
     if len(set(module.allowed_action_ids)) != len(module.allowed_action_ids):
         raise RegistrationError(f"{where}: allowed_action_ids has duplicates")
-    if module.rate_limit is not None and not RATE_LIMIT_PATTERN.match(module.rate_limit):
-        raise RegistrationError(f"{where}: rate_limit must look like 60/m, 10/s or 50/2s")
     if module.default_action_id not in module.allowed_action_ids:
         raise RegistrationError(
             f"{where}: default_action_id {module.default_action_id!r} is not an allowed action"

@@ -10,6 +10,7 @@ from catalog.actions import ActionRegistry
 from catalog.availability import AvailabilityRegistry, AvailabilityResolver
 from catalog.errors import RegistrationConflict, RegistrationError
 from catalog.modules import IntegrationModule, ModuleRegistry, validate_module
+from catalog.vendors import Vendor, VendorRegistry
 
 
 @dataclass(frozen=True)
@@ -27,12 +28,13 @@ class Subscription:
 
 @dataclass
 class Catalog:
-    """Every registered action, module and availability resolver.
+    """Every registered vendor, action, module and availability resolver.
 
     Built explicitly (``catalog.bootstrap.build_catalog``), never as a side
     effect of importing a module.
     """
 
+    vendors: VendorRegistry = field(default_factory=VendorRegistry)
     actions: ActionRegistry = field(default_factory=ActionRegistry)
     modules: ModuleRegistry = field(default_factory=ModuleRegistry)
     availability: AvailabilityRegistry = field(default_factory=AvailabilityRegistry)
@@ -42,6 +44,11 @@ class Catalog:
 
 
 RegisterActions = Callable[[ActionRegistry], None]
+
+
+def register_vendor(catalog: Catalog, vendor: Vendor) -> None:
+    """Declare a vendor's facts (``catalog.vendors``); the same declaration again is a no-op."""
+    catalog.vendors.register(vendor)
 
 
 def subscribe(catalog: Catalog, subscription: Subscription) -> None:

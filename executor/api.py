@@ -14,25 +14,50 @@ from __future__ import annotations
 import time
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from amqp.exceptions import NotFound as AmqpNotFound
+from celery import Celery
 from kombu.exceptions import ChannelError as KombuChannelError
 from sqlalchemy.exc import IntegrityError
 
-import celeryconfig
 from actionkit.errors import IdempotencyConflict, ValidationFailed
 from actionkit.spec import AnyActionSpec
-from executor.app import ExecutorRuntime, kwargs_repr
+from catalog.registration import Catalog
+from executor.decision import Refuse, decide, sends_message
 from executor.ledger import ClaimRequest, RowSnapshot
+from executor.pipeline import Pipeline
 from executor.results import InvocationResult, outcome_from_row
-from executor.wire import task_id_for, valid_key
+from executor.wire import kwargs_repr, queue_name, task_id_for, task_name, valid_key
+from store import Store
+from store.settings import Settings
 from store.types import utcnow
 
 
 def derive_key(run_id: str, step_path: str, action_id: str, version: int) -> str:
     """The engine's default key: ``<run_id>:<step_path>:<action_id>@<version>``."""
     return f"{run_id}:{step_path}:{action_id}@{version}"
+
+
+class Runtime(Protocol):
+    """What the API needs of a process's runtime (``executor.app.ExecutorRuntime``)."""
+
+    @property
+    def settings(self) -> Settings: ...
+
+    @property
+    def catalog(self) -> Catalog: ...
+
+    @property
+    def app(self) -> Celery: ...
+
+    @property
+    def pipeline(self) -> Pipeline: ...
+
+    @property
+    def store(self) -> Store: ...
+
+    def message_time_limits(self, spec: AnyActionSpec) -> tuple[int, int]: ...
 
 
 class EnqueueFailed(RuntimeError):
@@ -79,7 +104,7 @@ class InvocationHandle:
 class Executor:
     """Enqueue steps and read outcomes for one runtime (settings, catalog, app)."""
 
-    def __init__(self, runtime: ExecutorRuntime) -> None:
+    def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
 
     def enqueue(
@@ -128,7 +153,7 @@ class Executor:
         countdown: float | None = None
         if queued is None:
             existing = pipeline.ledger.get(tenant_id, key)
-            if existing is not None and not self._send_again(spec, existing, claim_req):
+            if existing is not None and not self._send_again(existing, claim_req):
                 return InvocationHandle(key, tenant_id, sent=False, executor=self)
             if existing is not None and existing.status == "WAITING" and existing.next_check_at:
                 # A copy for when the step is due: the message that would carry it may
@@ -146,23 +171,19 @@ class Executor:
             ) from exc
         return InvocationHandle(key, tenant_id, sent=True, executor=self)
 
-    def _send_again(self, spec: AnyActionSpec, existing: RowSnapshot, req: ClaimRequest) -> bool:
-        """Whether a key already in the ledger is published again (or answered as it is)."""
-        if existing.input_hash != req.input_hash:
+    def _send_again(self, existing: RowSnapshot, req: ClaimRequest) -> bool:
+        """Whether a key already in the ledger is published again (or answered as it is).
+
+        The ledger's own decision (``executor.decision``): anything but a final
+        outcome is sent, since a step in flight may have lost its message.
+        """
+        transition = decide(existing, req, utcnow())
+        if isinstance(transition, Refuse):
             raise IdempotencyConflict(
                 f"idempotency key {req.key!r} was first used with a different input",
                 details={"existing_action": f"{existing.action_id}@{existing.action_version}"},
             )
-        if not spec.side_effectful:
-            return True  # read-only steps run again
-        if existing.final:
-            # A new attempt only after a retryable failure.
-            return existing.status == "FAILED" and bool((existing.error or {}).get("retryable"))
-        # In progress: its own deliveries should carry it, but they may be lost (a
-        # broker without persistence, an embedded worker that stopped, a dead worker's
-        # unacknowledged message). A copy revives it; a copy that finds it running
-        # re-checks and then answers the outcome, and never runs it twice.
-        return True
+        return sends_message(transition)
 
     def _publish(
         self,
@@ -178,7 +199,7 @@ class Executor:
         provider = self.runtime.pipeline.provider_of(spec)
         soft, hard = self.runtime.message_time_limits(spec)
         self.runtime.app.send_task(
-            celeryconfig.task_name(provider),
+            task_name(provider),
             kwargs={
                 "action_id": spec.id,
                 "version": spec.version,
@@ -188,7 +209,7 @@ class Executor:
                 "step_path": step_path,
             },
             task_id=task_id_for(tenant_id, key),
-            queue=celeryconfig.queue_name(provider),
+            queue=queue_name(provider),
             argsrepr="()",
             kwargsrepr=kwargs_repr(spec.id, spec.version, tenant_id, key),
             countdown=countdown,
@@ -201,7 +222,7 @@ class Executor:
         spec = self.runtime.catalog.actions.find(row.action_id, row.action_version)
         if spec is None:
             return None
-        return celeryconfig.queue_name(self.runtime.pipeline.provider_of(spec))
+        return queue_name(self.runtime.pipeline.provider_of(spec))
 
     def queue_depth(self, queue: str) -> int | None:
         """Messages ready in ``queue`` now (None when the broker cannot tell).

@@ -35,9 +35,10 @@ from celery.worker.request import Request
 from celery.worker.state import task_ready
 from sqlalchemy.exc import DBAPIError
 
-import celeryconfig
 from catalog.bootstrap import build_catalog
 from catalog.registration import Catalog
+from executor import celery_settings, wire
+from executor.api import Executor
 from executor.housekeeping import Housekeeper, housekeeping_step
 from executor.outbox import OutboxRelay
 from executor.pipeline import (
@@ -47,12 +48,11 @@ from executor.pipeline import (
     Pipeline,
     Rejected,
     Reschedule,
-    TaskRequest,
     worker_identity,
 )
 from executor.results import outcome_from_row
 from executor.throttle import MemoryThrottle, RateLimit, RedisThrottle, Throttle, ThrottleBackend
-from executor.wire import parse_task_id, refusal
+from executor.wire import TaskRequest, kwargs_repr, parse_task_id, refusal
 from store import Store
 from store.settings import Settings
 
@@ -139,7 +139,7 @@ class ExecutorRuntime:
                 backend = MemoryThrottle()
         limits = {
             provider: RateLimit.parse(text)
-            for provider, text in celeryconfig.rate_limits(self.settings, self.catalog).items()
+            for provider, text in celery_settings.rate_limits(self.settings, self.catalog).items()
         }
         return Throttle(
             backend,
@@ -162,22 +162,20 @@ class ExecutorRuntime:
 
     def _make_app(self) -> Celery:
         app = Celery("patchbay", set_as_current=False)
-        app.conf.update(celeryconfig.config(self.settings, self.catalog))
-        for provider in celeryconfig.providers(self.catalog):
+        app.conf.update(celery_settings.config(self.settings, self.catalog))
+        for provider in celery_settings.providers(self.catalog):
             self._register_task(app, provider)
         app.steps["worker"].add(housekeeping_step(self.housekeeper))
         return app
 
     def outbox_relay(self) -> OutboxRelay:
         """A relay that enqueues through this runtime (see ``executor.outbox``)."""
-        from executor.api import Executor
-
-        return OutboxRelay(Executor(self))
+        return OutboxRelay(
+            lambda: self.store.engine, self.catalog.subscriptions, Executor(self).enqueue
+        )
 
     def housekeeper(self) -> Housekeeper:
         """The outbox relay and ledger sweeper of one worker (see ``executor.housekeeping``)."""
-        from executor.api import Executor
-
         return Housekeeper(Executor(self), relay=bool(self.catalog.subscriptions))
 
     def time_limits(self, provider: str) -> tuple[int, int]:
@@ -209,7 +207,7 @@ class ExecutorRuntime:
 
     def _provider_of(self, action_id: str) -> str:
         module = self.catalog.modules.of_action(action_id)
-        return module.provider if module else celeryconfig.CORE_PROVIDER
+        return module.provider if module else wire.CORE_PROVIDER
 
     def _register_task(self, app: Celery, provider: str) -> None:
         runtime = self
@@ -258,7 +256,7 @@ class ExecutorRuntime:
         soft_limit, hard_limit = self.time_limits(provider)
         app.task(
             bind=True,
-            name=celeryconfig.task_name(provider),
+            name=wire.task_name(provider),
             soft_time_limit=soft_limit,
             time_limit=hard_limit,
             acks_late=True,
@@ -304,7 +302,7 @@ class ExecutorRuntime:
                 # Re-sent messages need the safe repr again, or Flower shows raw input.
                 retry: Any = task.retry  # celery-types omits the publish options
                 raise retry(
-                    countdown=celeryconfig.broker_countdown(self.settings.broker_url, countdown),
+                    countdown=celery_settings.broker_countdown(self.settings.broker_url, countdown),
                     max_retries=None,
                     argsrepr="()",
                     kwargsrepr=kwargs_repr(
@@ -343,8 +341,3 @@ class TenantScopedRequest(Request):
         self.send_event("task-refused", reason=reason)
         self.acknowledge()
         return True
-
-
-def kwargs_repr(action_id: str, version: int, tenant_id: str, key: str) -> str:
-    """What Flower shows for a task's kwargs: never the raw input."""
-    return f"{{action: {action_id}@{version}, tenant: {tenant_id}, key: {key}}}"

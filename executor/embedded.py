@@ -13,7 +13,7 @@ from typing import Any
 from celery import Celery
 from celery.worker import WorkController
 
-import celeryconfig
+from executor import wire
 
 
 class _ReadyWorkController(WorkController):
@@ -35,10 +35,10 @@ class EmbeddedWorker:
         self.concurrency = concurrency
         routes = app.conf.task_routes or {}
         self.queues = sorted({route["queue"] for route in routes.values()}) or [
-            celeryconfig.queue_name(celeryconfig.CORE_PROVIDER)
+            wire.queue_name(wire.CORE_PROVIDER)
         ]
         if providers is not None:
-            self.queues = [celeryconfig.queue_name(p) for p in providers]
+            self.queues = [wire.queue_name(p) for p in providers]
         self._controller: _ReadyWorkController | None = None
         self._thread: threading.Thread | None = None
 

@@ -110,7 +110,14 @@ class Housekeeper:
     """One thread: the outbox relay every half second, the sweeper every sweep interval."""
 
     def __init__(self, executor: Executor, *, relay: bool = True) -> None:
-        self.relay = OutboxRelay(executor) if relay else None
+        runtime = executor.runtime
+        self.relay = (
+            OutboxRelay(
+                lambda: runtime.store.engine, runtime.catalog.subscriptions, executor.enqueue
+            )
+            if relay
+            else None
+        )
         self.sweeper = LedgerSweeper(executor)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None

@@ -46,8 +46,9 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from sqlalchemy import Engine, Update, and_, delete, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
+from executor.decision import Answer, GiveUp, Refuse, Skip, Take, Wait, decide
+from store.db import insert_for
 from store.models import ExecutorLock
 from store.models import WorkflowActionInvocation as Row
 from store.types import utcnow
@@ -204,15 +205,18 @@ class InputConflict:
 
 
 @dataclass(frozen=True)
-class Abandoned:
-    """A worker died after dispatching a side effect; the row is now OUTCOME_UNKNOWN or
-    exhausted. ``reason`` is "outcome_unknown" or "attempts_exhausted"."""
+class Lost:
+    """The step's worker was lost and it may not run again: end it with ``Ledger.abandon``.
+
+    ``reason``: "outcome_unknown" (a side effect was dispatched and can neither be
+    read back nor repeated) or "attempts_exhausted".
+    """
 
     row: RowSnapshot
-    reason: str
+    reason: Literal["outcome_unknown", "attempts_exhausted"]
 
 
-Claim = Run | Done | Busy | NotDue | InputConflict | Abandoned
+Claim = Run | Done | Busy | NotDue | InputConflict | Lost
 
 _MAX_CLAIM_ROUNDS = 8
 
@@ -234,18 +238,13 @@ class Ledger:
         *,
         lease_seconds: float,
         clock: Callable[[], datetime] = utcnow,
-        outcome_unknown_payload: Callable[[ClaimRequest, RowSnapshot], dict[str, Any]]
-        | None = None,
     ) -> None:
         # Every ledger operation is a single statement: autocommit saves the
         # BEGIN and COMMIT round trips around each (they are atomic anyway).
         self._engine = engine.execution_options(isolation_level="AUTOCOMMIT")
-        self._insert_fn = (
-            postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
-        )
+        self._insert_fn = insert_for(engine)
         self.lease = timedelta(seconds=lease_seconds)
         self._clock = clock
-        self._unknown_payload = outcome_unknown_payload
 
     # -- reads ------------------------------------------------------------------
 
@@ -352,48 +351,26 @@ class Ledger:
     def _decide(
         self, req: ClaimRequest, row: RowSnapshot, owner: str, now: datetime
     ) -> Claim | None:
-        if row.input_hash != req.input_hash:
-            return InputConflict(row)
-        if row.status == "QUEUED":  # raced with another start; read again
-            return self._take(row, owner, now, attempt=1, phase="start")
-        repeatable = not req.side_effectful
-        if row.status == "SUCCEEDED":
-            if not repeatable:
+        """Carry out the idempotency decision (``executor.decision``); None: the row changed."""
+        match decide(row, req, now):
+            case Refuse():
+                return InputConflict(row)
+            case Answer():
                 return Done(row)
-            return self._restart(row, owner, now, attempt=row.attempt + 1)
-        if row.status == "FAILED":
-            retryable = bool((row.error or {}).get("retryable"))
-            if not (retryable or repeatable):
-                return Done(row)
-            return self._restart(row, owner, now, attempt=row.attempt + 1)
-        if row.status == "WAITING":
-            if row.next_check_at is not None and row.next_check_at > now + timedelta(seconds=1):
+            case Wait(retry_in):
+                return Busy(row, retry_in)
+            case Skip():
                 return NotDue(row)
-            wait_state = row.wait_state or {}
-            kind = wait_state.get("kind")
-            if kind == "check":
-                return self._take(row, owner, now, attempt=row.attempt, phase="check")
-            attempt = row.attempt + 1 if kind == "retry" else row.attempt
-            taken = self._take(row, owner, now, attempt=attempt, phase="start")
-            reserved = (wait_state.get("state") or {}).get("reserved_at")
-            if taken is not None and kind == "throttled" and reserved is not None:
-                return Run(taken.row, taken.attempt, taken.phase, reserved_at=float(reserved))
-            return taken
-        # STARTED
-        if row.lease_expires_at is not None and row.lease_expires_at > now:
-            return Busy(row, (row.lease_expires_at - now).total_seconds())
-        if (row.wait_state or {}).get("kind") == "check":
-            return self._take(row, owner, now, attempt=row.attempt, phase="check", takeover=True)
-        dispatched = row.dispatched_at is not None
-        if dispatched and req.side_effectful and not req.safe_to_repeat:
-            if req.reconcilable:
-                return self._take(
-                    row, owner, now, attempt=row.attempt, phase="reconcile", takeover=True
-                )
-            return self._abandon(req, row, now, "outcome_unknown")
-        if row.attempt >= req.max_attempts:
-            return self._abandon(req, row, now, "attempts_exhausted")
-        return self._take(row, owner, now, attempt=row.attempt + 1, phase="start", takeover=True)
+            case GiveUp(reason):
+                return Lost(row, reason)
+            case Take(attempt, phase, restart, takeover, reserved_at):
+                if restart:
+                    return self._restart(row, owner, now, attempt=attempt)
+                taken = self._take(row, owner, now, attempt=attempt, phase=phase, takeover=takeover)
+                if taken is not None and reserved_at is not None:
+                    return Run(taken.row, taken.attempt, taken.phase, reserved_at=reserved_at)
+                return taken
+        raise AssertionError("unhandled transition")  # pragma: no cover
 
     def _guarded(self, row: RowSnapshot) -> Update:
         """An UPDATE that only applies if the row is still exactly as read."""
@@ -459,31 +436,23 @@ class Ledger:
             return None
         return Run(fresh, attempt=attempt, phase="start")
 
-    def _abandon(
-        self, req: ClaimRequest, row: RowSnapshot, now: datetime, reason: str
-    ) -> Abandoned | None:
-        payload = self._unknown_payload(req, row) if self._unknown_payload else {}
-        payload = dict(payload)
-        if reason == "attempts_exhausted":
-            payload.update(
-                code="INTERNAL_ERROR",
-                category="ActionError",
-                retryable=False,
-                message=f"the worker running this step was lost on each of {row.attempt} attempts",
-            )
+    def abandon(self, row: RowSnapshot, error: dict[str, Any]) -> RowSnapshot | None:
+        """End a step whose worker was lost (``Lost``) FAILED with ``error``.
+
+        Guarded like a claim: None when the row changed since it was read (claim
+        again). The error payload is the pipeline's; the ledger only stores it.
+        """
+        now = self._clock()
         stmt = self._guarded(row).values(
             status="FAILED",
-            error_json=payload,
-            error_message=payload.get("message"),
+            error_json=error,
+            error_message=error.get("message"),
             lease_owner=None,
             lease_expires_at=None,
             completed_at=now,
             updated_at=now,
         )
-        fresh = self._apply(stmt)
-        if fresh is None:
-            return None
-        return Abandoned(fresh, reason)
+        return self._apply(stmt)
 
     # -- transitions by the lease holder -----------------------------------------
 

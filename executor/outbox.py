@@ -16,16 +16,29 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
-from sqlalchemy import select, update
+from sqlalchemy import Engine, select, update
 
+from catalog.registration import Subscription
 from store.models import OutboxEvent
 from store.types import utcnow
 
-if TYPE_CHECKING:
-    from executor.api import Executor, InvocationHandle
+
+class Enqueue(Protocol):
+    """``Executor.enqueue``'s shape, as far as the relay uses it."""
+
+    def __call__(
+        self,
+        action_id: str,
+        *,
+        tenant_id: str,
+        input: dict[str, Any],
+        idempotency_key: str,
+    ) -> object: ...
+
 
 logger = logging.getLogger("patchbay.outbox")
 
@@ -37,22 +50,30 @@ class Relayed:
     event_id: str
     event_type: str
     tenant_id: str
-    handles: list[InvocationHandle]
+    handles: list[object]
 
 
 class OutboxRelay:
     """Publishes outbox rows as executor steps."""
 
-    def __init__(self, executor: Executor, *, batch: int = 100) -> None:
-        self.executor = executor
+    def __init__(
+        self,
+        engine: Callable[[], Engine],
+        subscriptions: Mapping[str, Sequence[Subscription]],
+        enqueue: Enqueue,
+        *,
+        batch: int = 100,
+    ) -> None:
+        self._engine = engine
+        self.subscriptions = subscriptions
+        self.enqueue = enqueue
         self.batch = batch
         self._lock = threading.Lock()
 
     def relay_once(self) -> list[Relayed]:
         """Publish what is pending now; returns what was sent."""
-        runtime = self.executor.runtime
-        subscriptions = runtime.catalog.subscriptions
-        engine = runtime.store.engine
+        subscriptions = self.subscriptions
+        engine = self._engine()
         sent: list[Relayed] = []
         # One relay at a time per process; other processes are kept apart by the row locks.
         with self._lock, engine.begin() as conn:
@@ -69,7 +90,7 @@ class OutboxRelay:
                 handles = []
                 for sub in subscriptions.get(row.event_type, []):
                     handles.append(
-                        self.executor.enqueue(
+                        self.enqueue(
                             sub.action_id,
                             tenant_id=row.tenant,
                             input=sub.build_input(dict(row.payload)),

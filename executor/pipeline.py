@@ -50,12 +50,13 @@ from executor.context import (
     TimeLimitExceeded,
 )
 from executor.ledger import (
-    Abandoned,
     Busy,
+    Claim,
     ClaimRequest,
     Done,
     InputConflict,
     Ledger,
+    Lost,
     NotDue,
     RowSnapshot,
     Run,
@@ -63,6 +64,7 @@ from executor.ledger import (
 )
 from executor.payload import Redactor, as_action_failure, failure_payload, validation_failure
 from executor.throttle import Throttle
+from executor.wire import TaskRequest
 from store import Store
 from store.settings import Settings
 from store.types import utcnow
@@ -80,6 +82,8 @@ BUSY_MAX_RECHECK = 4.0
 # Celery-side time limits in prefork workers (a backstop to the renewer's own):
 # soft = the action's limit + this, hard = soft + this again.
 CELERY_LIMIT_SLACK = 5.0
+# A lost step is ended with a guarded update; if the row changes meanwhile, claim again.
+MAX_ABANDON_ROUNDS = 4
 
 try:  # Celery's soft time limit, raised in a prefork child's main thread
     from billiard.exceptions import SoftTimeLimitExceeded as _CelerySoftLimit
@@ -87,22 +91,6 @@ except ImportError:  # pragma: no cover - billiard comes with celery
 
     class _CelerySoftLimit(Exception):  # type: ignore[no-redef]
         pass
-
-
-@dataclass(frozen=True)
-class TaskRequest:
-    """A task as it arrives: the wire kwargs plus the idempotency key from its task id."""
-
-    key: str
-    action_id: str
-    version: int
-    tenant_id: str
-    input: Any
-    run_id: str | None = None
-    step_path: str | None = None
-    provider: str | None = None
-    # How many times this message was re-scheduled already (Celery's ``retries``).
-    redeliveries: int = 0
 
 
 @dataclass(frozen=True)
@@ -175,7 +163,6 @@ class Pipeline:
             store.engine,
             lease_seconds=settings.lease_seconds,
             clock=clock,
-            outcome_unknown_payload=self._outcome_unknown_payload,
         )
         self.renewer = LeaseRenewer(self.ledger)
         # Read-only lookups on every step (availability) need no transaction.
@@ -300,7 +287,7 @@ class Pipeline:
             step_path=req.step_path,
         )
         try:
-            claim = self.ledger.claim(claim_req, owner)
+            claim = self._claim(claim_req, owner)
         except IntegrityError:
             # The only foreign key a new ledger row has is its tenant; checking
             # here instead of up front saves a query on every invocation.
@@ -312,7 +299,7 @@ class Pipeline:
         match claim:
             case Done(row):
                 return Finished(row, replayed=True)
-            case Abandoned(row, _reason):
+            case Lost(row):
                 return Finished(row)
             case InputConflict(row):
                 return self.reject(
@@ -650,13 +637,37 @@ class Pipeline:
             error, action_id=spec.id, step_path=row.step_path, at=self._clock(), redactor=redactor
         )
 
-    def _outcome_unknown_payload(self, req: ClaimRequest, row: RowSnapshot) -> dict[str, Any]:
-        error = OutcomeUnknown(
-            f"{req.action_id}@{req.action_version}: the worker running attempt {row.attempt} was "
-            "lost after the vendor request was sent; the outcome is unknown and the step is "
-            "not repeated automatically",
-            details={"attempt": row.attempt, "dispatched_at": str(row.dispatched_at)},
-        )
+    def _claim(self, req: ClaimRequest, owner: str) -> Claim:
+        """The ledger's claim; a step whose worker was lost for good is ended here first.
+
+        The ledger decides that the step may not run again (``Lost``); the error
+        it ends with is the pipeline's to word.
+        """
+        for _ in range(MAX_ABANDON_ROUNDS):
+            claim = self.ledger.claim(req, owner)
+            if not isinstance(claim, Lost):
+                return claim
+            ended = self.ledger.abandon(claim.row, self._lost_payload(req, claim))
+            if ended is not None:
+                return Lost(ended, claim.reason)
+        raise RuntimeError(f"could not settle {req.key!r}: the row kept changing")
+
+    def _lost_payload(self, req: ClaimRequest, lost: Lost) -> dict[str, Any]:
+        """The error a step ends with when its worker was lost and it may not run again."""
+        row = lost.row
+        error: ActionFailure
+        if lost.reason == "attempts_exhausted":
+            error = InternalError(
+                f"the worker running this step was lost on each of {row.attempt} attempts",
+                details={"attempt": row.attempt},
+            )
+        else:
+            error = OutcomeUnknown(
+                f"{req.action_id}@{req.action_version}: the worker running attempt "
+                f"{row.attempt} was lost after the vendor request was sent; the outcome is "
+                "unknown and the step is not repeated automatically",
+                details={"attempt": row.attempt, "dispatched_at": str(row.dispatched_at)},
+            )
         return failure_payload(
             error,
             action_id=req.action_id,

@@ -41,7 +41,6 @@ Both backends implement the same rules.
 
 from __future__ import annotations
 
-import re
 import threading
 import time
 import uuid
@@ -51,68 +50,9 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from actionkit.errors import Throttled
-
-_UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0}
-_LIMIT = re.compile(r"^\s*(\d+)\s*/\s*(\d*\.?\d*)\s*([smh])\s*$")
-
-# The transit margin added to every window (see the module docstring): at
-# least this many seconds ...
-MARGIN_FLOOR = 0.2
-# ... or this fraction of the window, whichever is longer.
-MARGIN_FRACTION = 0.02
-
-
-@dataclass(frozen=True)
-class RateLimit:
-    """At most ``requests`` per ``per_seconds`` (sliding window) for one account.
-
-    The vendor counts arrivals, so both throttle rules use ``send_window``:
-    the window plus ``margin`` for differences in transit time.
-    """
-
-    requests: int
-    per_seconds: float
-    headroom: float = 0.98
-
-    @classmethod
-    def parse(cls, text: str) -> RateLimit:
-        """``"60/m"``, ``"10/s"``, ``"50/2s"``, ``"1000/h"``."""
-        match = _LIMIT.match(text)
-        if not match:
-            raise ValueError(f"invalid rate limit {text!r}: use N/s, N/m, N/h or N/<seconds>s")
-        count, amount, unit = match.groups()
-        per = float(amount or 1) * _UNITS[unit]
-        if int(count) < 1 or per <= 0:
-            raise ValueError(f"invalid rate limit {text!r}: must be positive")
-        return cls(int(count), per)
-
-    @property
-    def capacity(self) -> float:
-        return 1.0
-
-    @property
-    def margin(self) -> float:
-        """Seconds added to the window for transit jitter: the larger of 0.2 s and 2%."""
-        return max(MARGIN_FLOOR, MARGIN_FRACTION * self.per_seconds)
-
-    @property
-    def send_window(self) -> float:
-        """The window both rules count in: ``per_seconds + margin``."""
-        return self.per_seconds + self.margin
-
-    @property
-    def window_allowance(self) -> int:
-        """Sends the send log allows in any ``send_window``: the vendor's N less one."""
-        return max(self.requests - 1, 1)
-
-    @property
-    def refill_per_second(self) -> float:
-        """Tokens per second: ``headroom * (N - 1) / (W + margin)`` (N - 1 is 1 when N is 1)."""
-        steady = max(self.requests - 1, 1)
-        return steady * self.headroom / self.send_window
-
-    def __str__(self) -> str:
-        return f"{self.requests}/{self.per_seconds:g}s"
+from actionkit.ratelimit import MARGIN_FLOOR as MARGIN_FLOOR
+from actionkit.ratelimit import MARGIN_FRACTION as MARGIN_FRACTION
+from actionkit.ratelimit import RateLimit as RateLimit
 
 
 @dataclass(frozen=True)

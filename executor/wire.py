@@ -1,4 +1,12 @@
-"""Task ids on the wire: ``<tenant_id>/<idempotency key>``.
+"""The wire: task and queue names, task ids, the task request as it arrives.
+
+What a workflow engine in any language sends (README, "Wire contract"): task
+``patchbay.run.<provider>`` on queue ``patchbay.<provider>`` (``core`` for core
+actions), kwargs ``{action_id, version, tenant_id, input, run_id, step_path}``,
+task id ``<tenant_id>/<idempotency key>``. Everything that publishes or
+consumes those messages takes the names from here.
+
+Task ids: ``<tenant_id>/<idempotency key>``.
 
 Celery keys its result backend by task id alone, and a worker skips a
 redelivered task whose id already has a SUCCESS result. With the bare key as
@@ -18,10 +26,47 @@ from __future__ import annotations
 import re
 import reprlib
 from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
 
 from store.tenants import TENANT_ID_PATTERN
 
+# The provider of actions that belong to no integration module (``scheduling.*``).
+CORE_PROVIDER = "core"
 SEPARATOR = "/"
+
+
+def task_name(provider: str) -> str:
+    """``patchbay.run.<provider>``."""
+    return f"patchbay.run.{provider}"
+
+
+def queue_name(provider: str) -> str:
+    """``patchbay.<provider>``."""
+    return f"patchbay.{provider}"
+
+
+def kwargs_repr(action_id: str, version: int, tenant_id: str, key: str) -> str:
+    """What Flower shows for a task's kwargs: never the raw input."""
+    return f"{{action: {action_id}@{version}, tenant: {tenant_id}, key: {key}}}"
+
+
+@dataclass(frozen=True)
+class TaskRequest:
+    """A task as it arrives: the wire kwargs plus the idempotency key from its task id."""
+
+    key: str
+    action_id: str
+    version: int
+    tenant_id: str
+    input: Any
+    run_id: str | None = None
+    step_path: str | None = None
+    provider: str | None = None
+    # How many times this message was re-scheduled already (Celery's ``retries``).
+    redeliveries: int = 0
+
+
 # 1-512 characters without control characters (the ledger column holds 512).
 KEY_PATTERN = re.compile(r"[^\x00-\x1f\x7f]{1,512}")
 

@@ -6,8 +6,11 @@ workflows offline. Shares no code with the clients in ``integrations/``.
 
 - :mod:`sandbox.core`: the framework (routing, request log, faults, clock, serving);
 - :mod:`sandbox.widgets`: ``FakeWidgets``, a small generic SaaS API;
-- :mod:`sandbox.ninjaone`: ``FakeNinjaOne``, OAuth + public API v2;
-- :mod:`sandbox.microsoft`: ``FakeMicrosoft``, identity platform tokens + Graph calendars.
+- :mod:`sandbox.ninjaone`: ``FakeNinjaOne``, OAuth + public API v2 (a package:
+  one module per part of the API);
+- :mod:`sandbox.microsoft`: ``FakeMicrosoft``, identity platform tokens + Graph
+  calendars (a package: the identity platform and Graph in modules of their own);
+- :mod:`sandbox.registry`: ``FAKES``, the vendors' fakes the sandbox serves, in order.
 """
 
 from sandbox.core import (

@@ -8,6 +8,7 @@ vendor is connected when its ``rmm_integrations`` row is active with a
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 from urllib.parse import urlsplit
@@ -18,12 +19,13 @@ from sqlalchemy.orm import Session
 from store.models import RmmIntegration, TeamsIntegration, TenantAddon
 from store.types import utcnow
 
-# Vendors whose connection is a row in rmm_integrations (Huntress included,
-# as in the reference: it shares the table and the availability factory).
-RMM_PROVIDERS: tuple[str, ...] = ("ninjaone", "tacticalrmm", "levelio", "huntress")
-TEAMS_PROVIDER = "teams"
+# Which rows mark a vendor connected: an ``rmm_integrations`` row (NinjaOne,
+# Tactical RMM, Level, Huntress: they share the table, as in the reference) or
+# the ``teams`` add-on plus a Teams install. Which vendor uses which is the
+# vendor's own declaration (``catalog.vendors.Vendor.connection``); the store
+# takes it as an argument and keeps no list of vendors.
+ConnectionKind = Literal["rmm", "teams"]
 TEAMS_ADDON_KEY = "teams"
-PROVIDERS: tuple[str, ...] = (*RMM_PROVIDERS, TEAMS_PROVIDER)
 
 
 class IntegrationConnectionError(Exception):
@@ -33,7 +35,7 @@ class IntegrationConnectionError(Exception):
 @dataclass(frozen=True)
 class ConnectionState:
     provider: str
-    kind: Literal["rmm", "teams"]
+    kind: ConnectionKind
     connected: bool
     instance_url: str | None
     allow_custom_host: bool = False
@@ -49,15 +51,6 @@ def allows_custom_host(settings: dict[str, object] | None) -> bool:
     return bool((settings or {}).get(ALLOW_CUSTOM_HOST) is True)
 
 
-def check_provider(provider: str) -> str:
-    """Return ``provider`` if patchbay knows it, else raise naming the known ones."""
-    if provider not in PROVIDERS:
-        raise IntegrationConnectionError(
-            f"unknown provider {provider!r} (known: {', '.join(PROVIDERS)})"
-        )
-    return provider
-
-
 def _has_userinfo(url: str) -> bool:
     text = url.strip()
     netloc = urlsplit(text if "//" in text else f"//{text}").netloc
@@ -71,6 +64,7 @@ def connect(
     *,
     instance_url: str | None,
     allow_custom_host: bool = False,
+    kind: ConnectionKind = "rmm",
 ) -> None:
     """Mark ``provider`` active and connected for ``tenant`` (idempotent).
 
@@ -82,9 +76,8 @@ def connect(
         raise IntegrationConnectionError(
             "the instance URL may not carry a user name or password (store credentials as secrets)"
         )
-    check_provider(provider)
     now = utcnow()
-    if provider == TEAMS_PROVIDER:
+    if kind == "teams":
         addon = session.get(TenantAddon, (tenant, TEAMS_ADDON_KEY))
         if addon is None:
             session.add(TenantAddon(tenant=tenant, addon_key=TEAMS_ADDON_KEY, activated_at=now))
@@ -122,10 +115,11 @@ def connect(
     session.flush()
 
 
-def disconnect(session: Session, tenant: str, provider: str) -> bool:
+def disconnect(
+    session: Session, tenant: str, provider: str, *, kind: ConnectionKind = "rmm"
+) -> bool:
     """Mark ``provider`` disconnected; False when it was not connected."""
-    check_provider(provider)
-    if provider == TEAMS_PROVIDER:
+    if kind == "teams":
         teams = session.get(TeamsIntegration, tenant)
         if teams is None or teams.install_status == "not_configured":
             return False
@@ -145,32 +139,42 @@ def disconnect(session: Session, tenant: str, provider: str) -> bool:
     return True
 
 
-def connection_states(session: Session, tenant: str) -> list[ConnectionState]:
-    """The connection state of every known provider for ``tenant``."""
+def connection_states(
+    session: Session, tenant: str, providers: Sequence[tuple[str, ConnectionKind]]
+) -> list[ConnectionState]:
+    """The connection state of each of ``providers`` (name, kind) for ``tenant``."""
     rows = {
         r.provider: r
         for r in session.scalars(select(RmmIntegration).where(RmmIntegration.tenant == tenant))
     }
-    states = [
-        ConnectionState(
-            provider=p,
-            kind="rmm",
-            connected=bool(p in rows and rows[p].is_active and rows[p].connected_at is not None),
-            instance_url=rows[p].instance_url if p in rows else None,
-            allow_custom_host=p in rows and allows_custom_host(rows[p].settings),
+    states: list[ConnectionState] = []
+    for p, kind in providers:
+        if kind == "teams":
+            teams = session.get(TeamsIntegration, tenant)
+            addon = session.get(TenantAddon, (tenant, TEAMS_ADDON_KEY))
+            addon_active = addon is not None and (
+                addon.expires_at is None or addon.expires_at > utcnow()
+            )
+            states.append(
+                ConnectionState(
+                    provider=p,
+                    kind="teams",
+                    connected=bool(
+                        addon_active and teams and teams.install_status.strip() == "active"
+                    ),
+                    instance_url=(teams.package_metadata or {}).get("baseUrl") if teams else None,
+                    allow_custom_host=bool(teams and allows_custom_host(teams.package_metadata)),
+                )
+            )
+            continue
+        row = rows.get(p)
+        states.append(
+            ConnectionState(
+                provider=p,
+                kind="rmm",
+                connected=bool(row and row.is_active and row.connected_at is not None),
+                instance_url=row.instance_url if row else None,
+                allow_custom_host=bool(row and allows_custom_host(row.settings)),
+            )
         )
-        for p in RMM_PROVIDERS
-    ]
-    teams = session.get(TeamsIntegration, tenant)
-    addon = session.get(TenantAddon, (tenant, TEAMS_ADDON_KEY))
-    addon_active = addon is not None and (addon.expires_at is None or addon.expires_at > utcnow())
-    states.append(
-        ConnectionState(
-            provider=TEAMS_PROVIDER,
-            kind="teams",
-            connected=bool(addon_active and teams and teams.install_status.strip() == "active"),
-            instance_url=(teams.package_metadata or {}).get("baseUrl") if teams else None,
-            allow_custom_host=bool(teams and allows_custom_host(teams.package_metadata)),
-        )
-    )
     return states

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -9,7 +10,8 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -44,6 +46,15 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     # the task is retried (see executor.app).
     kwargs.setdefault("pool_recycle", 1800)
     return create_engine(url, **kwargs)
+
+
+def insert_for(bind: Engine | Connection) -> Callable[..., postgresql.Insert | sqlite.Insert]:
+    """The ``insert`` of ``bind``'s dialect, whose statements have ``on_conflict_do_*``.
+
+    The core ``insert`` has no upsert; PostgreSQL and SQLite each have their own
+    (same methods, same ``index_elements=``/``set_=``/``where=`` arguments).
+    """
+    return postgresql.insert if bind.dialect.name == "postgresql" else sqlite.insert
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -6,11 +6,41 @@ registers nothing.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from catalog.availability import rmm_integration_availability
 from catalog.modules import IntegrationModule
-from catalog.registration import Catalog, register_integration_module
+from catalog.registration import Catalog, register_integration_module, register_vendor
+from catalog.vendors import Vendor
 from integrations.ninjaone.actions import ACTIONS, FIND_DEVICES, PROVIDER, register_actions
 from integrations.ninjaone.client import HOSTS
+from integrations.ninjaone.credentials import (
+    CLIENT_ID_NAME,
+    CLIENT_SECRET_NAME,
+    CREDENTIALS_NAME,
+    SEED_TOKEN_NAME,
+)
+
+
+def connect_hints(url: str, seed: Mapping[str, Any], tenant: str) -> list[str]:
+    """How to connect ``tenant`` to the sandbox's FakeNinjaOne at ``url`` (seeded with ``seed``)."""
+    return [
+        f"patchbay connect ninjaone --tenant {tenant} --url {url} "
+        f"--secret {CLIENT_ID_NAME}={seed['client_id']} "
+        f"--secret {CLIENT_SECRET_NAME}={seed['client_secret']} "
+        f"--secret {SEED_TOKEN_NAME}={seed['refresh_token']}",
+    ]
+
+
+VENDOR = Vendor(
+    provider=PROVIDER,
+    label="NinjaOne",
+    connection="rmm",
+    secret_names=(CLIENT_ID_NAME, CLIENT_SECRET_NAME, SEED_TOKEN_NAME, CREDENTIALS_NAME),
+    hosts=HOSTS,
+    connect_hints=connect_hints,
+)
 
 MODULE = IntegrationModule(
     group_key=f"app:{PROVIDER}",
@@ -18,16 +48,16 @@ MODULE = IntegrationModule(
     description=(
         "Find, sync and reboot NinjaOne devices, run scripts on them, and work their alerts."
     ),
-    icon_token="ninjaone",  # noqa: S106
+    icon_token="ninjaone",
     default_action_id=FIND_DEVICES.id,
     allowed_action_ids=tuple(spec.id for spec in ACTIONS),
     availability_key=f"rmm:{PROVIDER}",
-    hosts=HOSTS,
 )
 
 
 def register(catalog: Catalog) -> None:
-    """Register the NinjaOne actions, the ``app:ninjaone`` tile and its availability."""
+    """Register NinjaOne's facts, its actions, the ``app:ninjaone`` tile and its availability."""
+    register_vendor(catalog, VENDOR)
     register_integration_module(
         catalog,
         module=MODULE,

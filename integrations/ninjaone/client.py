@@ -11,12 +11,18 @@ throttle/dispatch gate and the status-to-error ladder. On top of the ladder the
 client names NinjaOne's own refusals (no user context, missing scope, a dead
 refresh token) so the step's error says what to do, and it reads NinjaOne's
 ``errorMessage`` as the vendor message.
+
+A vendor answer that echoes a credential needs no scrubbing here: every token
+the client holds was read or written through the action context
+(``ctx.secret``, ``ctx.update_secret``, ``ctx.set_secret``), and the executor
+redacts each such value, and each string inside a JSON one such as
+``ninjaone_credentials``, from whatever a step records.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any, Protocol, TypeVar
 from urllib.parse import quote
 
@@ -53,7 +59,6 @@ HOSTS = HostRules(
     )
 )
 TOKEN_PATH = "/ws/oauth/token"
-REDACTED = "[REDACTED]"
 
 _M = TypeVar("_M", bound=BaseModel)
 
@@ -67,10 +72,6 @@ class TokenSource(Protocol):
 
     def refresh(self, client: NinjaOneClient, rejected: str | None) -> str:
         """A token other than ``rejected`` (which NinjaOne just refused)."""
-        ...
-
-    def sensitive_values(self) -> Iterable[str]:
-        """Every credential value seen, to scrub from error messages."""
         ...
 
 
@@ -210,7 +211,7 @@ class NinjaOneClient(VendorClient):
                 f"NinjaOne refused to refresh the access token ({code}: {description})",
                 vendor=detail,
             )
-        return self._scrubbed(error_for_response(response, self.vendor))
+        return error_for_response(response, self.vendor)
 
     # -- requests -----------------------------------------------------------------------
 
@@ -245,25 +246,6 @@ class NinjaOneClient(VendorClient):
         if incident is not None:
             # NinjaOne's support needs the incident id to find the request.
             error.details = {**(error.details or {}), "incident_id": incident}
-        return self._scrubbed(error)
-
-    def _scrubbed(self, error: ActionFailure) -> ActionFailure:
-        """Remove token values from an error (the executor only knows whole secrets)."""
-        values = sorted(
-            (v for v in (self._tokens.sensitive_values() if self._tokens else ()) if len(v) >= 8),
-            key=len,
-            reverse=True,
-        )
-
-        def scrub(text: str) -> str:
-            for value in values:
-                text = text.replace(value, REDACTED)
-            return text
-
-        error.message = scrub(error.message)
-        error.args = (error.message,)
-        if error.vendor is not None:
-            error.vendor = VendorDetail(error.vendor.status, scrub(error.vendor.message))
         return error
 
     def _parse(self, model: type[_M], response: httpx.Response, what: str) -> _M:

@@ -26,7 +26,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from collections.abc import Iterable
 from dataclasses import dataclass
 
 from pydantic import SecretStr
@@ -108,9 +107,6 @@ class StoredCredentials:
             and now < self.expires_at - REFRESH_MARGIN
         )
 
-    def values(self) -> list[str]:
-        return [v for v in (self.refresh_token, self.access_token) if v]
-
 
 def _malformed() -> IntegrationMisconfigured:
     return IntegrationMisconfigured(
@@ -151,11 +147,6 @@ class TenantTokens:
                 f"--secret {SEED_TOKEN_NAME}=@file",
                 details={"missing": CREDENTIALS_NAME},
             )
-        self._seen: set[str] = {self._client_secret}
-        if self._seed:
-            self._seen.add(self._seed)
-        if self._creds is not None:
-            self._seen.update(self._creds.values())
 
     def __repr__(self) -> str:
         return f"TenantTokens(tenant={self._ctx.tenant_id!r})"
@@ -171,11 +162,7 @@ class TenantTokens:
 
     def _remember(self, creds: StoredCredentials) -> StoredCredentials:
         self._creds = creds
-        self._seen.update(creds.values())
         return creds
-
-    def sensitive_values(self) -> Iterable[str]:
-        return tuple(self._seen)
 
     def access_token(self, client: NinjaOneClient) -> str:
         creds = self._creds

@@ -7,16 +7,52 @@ actions and subscribes the calendar sync to ``SCHEDULE_ENTRY_CREATED``.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
+from actionkit.outbound import HostRules
 from actionkit.spec import ActionSpec, ActionUI
-from catalog.registration import Catalog, Subscription, subscribe
+from catalog.registration import Catalog, Subscription, register_vendor, subscribe
+from catalog.vendors import Vendor
 from integrations.scheduling.actions import ENTRY_CREATED, create_entry, sync_calendar
+from integrations.scheduling.graph import (
+    CLIENT_ID_SECRET_NAME,
+    CLIENT_SECRET_SECRET_NAME,
+    GRAPH_HOSTS,
+    LOGIN_HOSTS,
+    MICROSOFT,
+    TOKEN_SECRET_NAME,
+)
 from integrations.scheduling.models import (
     CreateEntryInput,
     CreateEntryOutput,
     SyncCalendarInput,
     SyncCalendarOutput,
+)
+
+
+def connect_hints(url: str, seed: Mapping[str, Any], tenant: str) -> list[str]:
+    """How to connect a technician's calendar to the sandbox's FakeMicrosoft at ``url``."""
+    first_user = seed["users"][0]["userPrincipalName"]
+    return [
+        f"patchbay user add tech1 --tenant {tenant} --technician",
+        f"patchbay calendar connect --tenant {tenant} --user tech1 --account {first_user} "
+        f"--aad-tenant {seed['tenant_id']} --login-url {url} "
+        f"--graph-url {url} "
+        f"--secret {CLIENT_ID_SECRET_NAME}={seed['client_id']} "
+        f"--secret {CLIENT_SECRET_SECRET_NAME}={seed['client_secret']}",
+    ]
+
+
+# Microsoft 365 (identity platform + Graph), whose calendars the sync writes to.
+# Connected per user (``patchbay calendar connect``), not per tenant.
+MICROSOFT_VENDOR = Vendor(
+    provider=MICROSOFT,
+    label="Microsoft 365",
+    connection=None,
+    secret_names=(CLIENT_ID_SECRET_NAME, CLIENT_SECRET_SECRET_NAME, TOKEN_SECRET_NAME),
+    hosts=HostRules(known=LOGIN_HOSTS.known + GRAPH_HOSTS.known, custom_hosts=False),
+    connect_hints=connect_hints,
 )
 
 CREATE_ENTRY = ActionSpec(
@@ -56,7 +92,8 @@ def _sync_input(payload: dict[str, Any]) -> dict[str, Any]:
 
 
 def register(catalog: Catalog) -> None:
-    """Add the scheduling actions and the calendar-sync subscription."""
+    """Add the scheduling actions, the calendar-sync subscription and Microsoft's facts."""
+    register_vendor(catalog, MICROSOFT_VENDOR)
     for spec in (CREATE_ENTRY, SYNC_CALENDAR):
         if catalog.actions.find(spec.id, spec.version) is None:
             catalog.actions.register(spec)

@@ -13,7 +13,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from actionkit.context import ActionContext
@@ -34,6 +33,7 @@ from integrations.scheduling.models import (
     SyncCalendarOutput,
     SyncedEvent,
 )
+from store.db import insert_for
 from store.models import (
     CalendarConnection,
     CalendarEventLink,
@@ -356,11 +356,8 @@ def _store_link(
     ctx: ActionContext, entry_id: uuid.UUID, connection_id: uuid.UUID, event_id: str
 ) -> None:
     with ctx.session() as session:
-        insert = (
-            postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-        )
         session.execute(
-            insert(CalendarEventLink)
+            insert_for(session.get_bind())(CalendarEventLink)
             .values(
                 tenant=ctx.tenant_id,
                 entry_id=entry_id,

@@ -16,6 +16,7 @@ from catalog.availability import (
     rmm_integration_availability,
     teams_integration_availability,
 )
+from catalog.bootstrap import build_catalog
 from store import Store
 from store import connections as conn
 from store.models import RmmIntegration, TeamsIntegration, TenantAddon
@@ -101,7 +102,7 @@ def test_a_resolver_whose_query_fails_does_not_break_the_next_one(
     registry.register("custom:bad_sql", bad_sql)
     registry.register("integration:teams", teams_integration_availability)
     with tenants.sessions.begin() as session:
-        conn.connect(session, "acme", "teams", instance_url=None)
+        conn.connect(session, "acme", "teams", instance_url=None, kind="teams")
     with tenants.sessions() as session:
         result = registry.evaluate(session, "acme", ["custom:bad_sql", "integration:teams"])
     assert result == {"custom:bad_sql": False, "integration:teams": True}
@@ -166,7 +167,7 @@ def test_teams_resolver_needs_live_addon_and_active_install(
 def test_all_rmm_resolvers_in_one_listing_share_one_query(tenants: Store) -> None:
     registry = AvailabilityRegistry()
     keys = []
-    for provider in conn.RMM_PROVIDERS:
+    for provider in build_catalog().vendors.rmm_providers():
         keys.append(f"rmm:{provider}")
         registry.register(f"rmm:{provider}", rmm_integration_availability(provider))
     with tenants.sessions.begin() as session:

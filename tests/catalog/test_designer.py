@@ -34,9 +34,13 @@ def _set(
 ) -> None:
     with store.sessions.begin() as session:
         for provider in connect:
-            conn.connect(session, tenant, provider, instance_url=None)
+            conn.connect(session, tenant, provider, instance_url=None, kind=_kind(provider))
         for provider in disconnect:
-            conn.disconnect(session, tenant, provider)
+            conn.disconnect(session, tenant, provider, kind=_kind(provider))
+
+
+def _kind(provider: str) -> conn.ConnectionKind:
+    return "teams" if provider == "teams" else "rmm"
 
 
 def _palette_keys(store: Store, catalog: Catalog, tenant: str) -> list[str]:

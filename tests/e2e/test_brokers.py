@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 from kombu.exceptions import OperationalError
 
-import celeryconfig
 from catalog.bootstrap import build_catalog
+from executor import celery_settings, wire
 from executor.wire import task_id_for
 from sandbox.core import Fault
 from tests.e2e.conftest import (
@@ -75,7 +75,7 @@ def private_redis_cluster(
 
 def test_plain_celery_worker_without_q_consumes_every_queue(broker_cluster: Cluster) -> None:
     """``celery -A executor.worker worker`` (no -Q) serves every provider's queue."""
-    expected = [celeryconfig.queue_name(p) for p in celeryconfig.providers(build_catalog())]
+    expected = [wire.queue_name(p) for p in celery_settings.providers(build_catalog())]
     assert len(expected) >= 2  # the real catalog: its vendors and core
     worker = WorkerProcess(
         broker_cluster.env,
@@ -105,11 +105,11 @@ def test_plain_celery_worker_without_q_consumes_every_queue(broker_cluster: Clus
     # A step on a vendor queue (not core) is consumed: an unknown action of the
     # ninjaone provider, sent as a plain Celery client would, fails at once.
     app = broker_cluster.executor.runtime.app
-    vendor = next(q for q in expected if q != celeryconfig.queue_name(celeryconfig.CORE_PROVIDER))
+    vendor = next(q for q in expected if q != wire.queue_name(wire.CORE_PROVIDER))
     provider = vendor.removeprefix("patchbay.")
     key = f"plain-{provider}"
     app.send_task(
-        celeryconfig.task_name(provider),
+        wire.task_name(provider),
         kwargs={
             "action_id": f"{provider}.no_such_action",
             "version": 1,
@@ -269,9 +269,12 @@ def no_accepted_step_is_lost(
     try:
         wait_until(all_final, 120, "every accepted step to finish")
     except AssertionError:
-        missing = [k for k in accepted if cluster.executor.result(k, TENANT) is None]
+        states = {k: cluster.executor.result(k, TENANT) for k in accepted}
+        missing = [k for k, r in states.items() if r is None]
+        pending = {k: (r.status, r.attempt) for k, r in states.items() if r and not r.final}
         raise AssertionError(
-            f"{len(missing)} accepted steps never ran: {missing[:10]}\n"
+            f"{len(missing)} accepted steps never ran: {missing[:10]}; "
+            f"{len(pending)} not final: {dict(list(pending.items())[:10])}\n"
             f"{cluster.worker_logs()[-4000:]}"
         ) from None
     outcomes = {k: cluster.executor.result(k, TENANT) for k in accepted}

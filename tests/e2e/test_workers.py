@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
+from collections import Counter
 from typing import Any
 
 import pytest
@@ -61,6 +63,39 @@ def wait_row(cluster: Cluster, key: str, predicate: Any, timeout: float = 30.0) 
     raise AssertionError(f"{key}: {ledger.get(TENANT, key)}")
 
 
+def deliveries(cluster: Cluster, key: str) -> Counter[str]:
+    """How the deliveries of ``key``'s messages went, read from the workers' logs.
+
+    Celery logs each delivery a worker receives and how it ended: ``retry``
+    (the task published its next message before this line), or ``done``
+    (succeeded, ignored, failed).
+    """
+    task = re.escape(f"patchbay.run.widgets[{task_id_for(TENANT, key)}]")
+    found = re.findall(
+        rf"Task {task} (received|retry:|succeeded in|ignored|raised|Task already completed)",
+        cluster.worker_logs(),
+    )
+    ends = {"received": "received", "retry:": "retry"}
+    return Counter(ends.get(word, "done") for word in found)
+
+
+def wait_all_delivered(cluster: Cluster, key: str, sent: int, timeout: float = 60.0) -> None:
+    """Until every message of ``key`` (the ``sent`` ones, plus one per retry) was handled.
+
+    Then no copy is left in a queue, held for a countdown or running, so no
+    vendor call for ``key`` can still arrive.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        seen = deliveries(cluster, key)
+        received, retried = seen["received"], seen["retry"]
+        if received == sent + retried == seen["done"] + retried:
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{key}: not every copy was handled: {dict(seen)}, sent {sent}")
+        time.sleep(0.05)
+
+
 def test_fifty_concurrent_enqueues_of_one_key_make_one_vendor_call(cluster: Cluster) -> None:
     cluster.start_worker("w1", concurrency=4)
     cluster.start_worker("w2", concurrency=4)
@@ -78,8 +113,9 @@ def test_fifty_concurrent_enqueues_of_one_key_make_one_vendor_call(cluster: Clus
         t.join()
     result = wait_final(cluster, "same-key")
     assert result.status == "SUCCEEDED"
-    # Let every duplicate delivery settle, then count.
-    time.sleep(1.0)
+    # Every copy (and each copy's re-scheduled message) has been handled: a
+    # duplicate that wrongly ran would have called the vendor by now.
+    wait_all_delivered(cluster, "same-key", sent=50)
     assert cluster.fake.count("POST", "/v1/widgets") == 1
     assert len(cluster.fake.widgets_created()) == 1
     assert cluster.executor.result("same-key", TENANT) == result

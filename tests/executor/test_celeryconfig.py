@@ -9,15 +9,16 @@ from celery import Celery
 from celery.utils.quorum_queues import detect_quorum_queues
 from kombu import Queue
 
-import celeryconfig
 from catalog.registration import Catalog
+from executor import celery_settings
+from integrations import huntress
 from store.settings import Settings
 from tests.catalog.testmodules import register_test_integration
 from tests.executor.widgets_integration import widgets_catalog
 
 
 def test_reliability_settings_and_routes() -> None:
-    conf = celeryconfig.config(
+    conf = celery_settings.config(
         Settings(broker_url="redis://x", visibility_timeout=600), widgets_catalog()
     )
     assert conf["task_acks_late"] is True
@@ -37,16 +38,17 @@ def test_reliability_settings_and_routes() -> None:
 
 def test_huntress_gets_its_documented_limit_as_a_per_worker_ceiling() -> None:
     catalog = Catalog()
-    register_test_integration(catalog, "huntress")
-    conf = celeryconfig.config(Settings(), catalog)
+    huntress.register(catalog)  # the vendor's facts: its documented 60/m
+    register_test_integration(catalog, "huntress")  # a tile, so the provider has a task
+    conf = celery_settings.config(Settings(), catalog)
     assert conf["task_annotations"] == {"patchbay.run.huntress": {"rate_limit": "1/s"}}
-    assert celeryconfig.rate_limits(Settings(), catalog) == {"huntress": "60/m"}
+    assert celery_settings.rate_limits(Settings(), catalog) == {"huntress": "60/m"}
     overridden = Settings(rate_limits={"huntress": "30/m"})
-    assert celeryconfig.rate_limits(overridden, catalog) == {"huntress": "30/m"}
+    assert celery_settings.rate_limits(overridden, catalog) == {"huntress": "30/m"}
 
 
 def test_embedded_memory_broker_polls_fast() -> None:
-    conf = celeryconfig.config(Settings(), Catalog())
+    conf = celery_settings.config(Settings(), Catalog())
     assert conf["broker_url"] == "memory://"
     assert conf["broker_transport_options"]["polling_interval"] == 0.005
 
@@ -62,7 +64,7 @@ def app_for(conf: dict[str, Any]) -> Celery:
 
 
 def test_every_provider_queue_is_declared_so_a_worker_without_q_consumes_all() -> None:
-    conf = celeryconfig.config(Settings(broker_url="redis://x"), widgets_catalog())
+    conf = celery_settings.config(Settings(broker_url="redis://x"), widgets_catalog())
     queues: list[Queue] = conf["task_queues"]
     assert [q.name for q in queues] == EVERY_QUEUE
     assert [(q.exchange.name, q.exchange.type, q.routing_key) for q in queues] == [
@@ -76,7 +78,7 @@ def test_every_provider_queue_is_declared_so_a_worker_without_q_consumes_all() -
 
 
 def test_redis_keeps_its_visibility_timeout_and_no_amqp_options() -> None:
-    conf = celeryconfig.config(
+    conf = celery_settings.config(
         Settings(broker_url="redis://x", visibility_timeout=600), widgets_catalog()
     )
     assert conf["broker_transport_options"] == {
@@ -97,7 +99,7 @@ def test_redis_keeps_its_visibility_timeout_and_no_amqp_options() -> None:
 def test_rabbitmq_gets_durable_quorum_queues_confirms_and_native_delayed_delivery(
     url: str,
 ) -> None:
-    conf = celeryconfig.config(
+    conf = celery_settings.config(
         Settings(broker_url=url, result_backend="redis://r", visibility_timeout=600),
         widgets_catalog(),
     )
@@ -133,7 +135,7 @@ def test_rabbitmq_gets_durable_quorum_queues_confirms_and_native_delayed_deliver
 
 def test_a_send_while_the_broker_is_down_gives_up_after_a_bounded_retry() -> None:
     for url in ("redis://x", AMQP_URL):
-        conf = celeryconfig.config(Settings(broker_url=url), widgets_catalog())
+        conf = celery_settings.config(Settings(broker_url=url), widgets_catalog())
         assert conf["task_publish_retry"] is True
         policy = conf["task_publish_retry_policy"]
         assert policy["max_retries"] == 3
@@ -145,17 +147,17 @@ def test_a_send_while_the_broker_is_down_gives_up_after_a_bounded_retry() -> Non
 
 
 def test_sub_second_countdowns_are_raised_to_one_second_on_rabbitmq_only() -> None:
-    assert celeryconfig.broker_countdown(AMQP_URL, 0.2) == 1.0
-    assert celeryconfig.broker_countdown(AMQP_URL, 2.5) == 2.5
-    assert celeryconfig.broker_countdown(AMQP_URL, 0) == 0
-    assert celeryconfig.broker_countdown("redis://x", 0.2) == 0.2
-    assert celeryconfig.broker_countdown("memory://", 0.2) == 0.2
+    assert celery_settings.broker_countdown(AMQP_URL, 0.2) == 1.0
+    assert celery_settings.broker_countdown(AMQP_URL, 2.5) == 2.5
+    assert celery_settings.broker_countdown(AMQP_URL, 0) == 0
+    assert celery_settings.broker_countdown("redis://x", 0.2) == 0.2
+    assert celery_settings.broker_countdown("memory://", 0.2) == 0.2
 
 
 def test_broker_schemes() -> None:
-    assert celeryconfig.is_amqp("amqp://guest:guest@127.0.0.1:5672//")
-    assert celeryconfig.is_amqp("AMQPS://h//")
-    assert celeryconfig.is_amqp("pyamqp://h//")
-    assert not celeryconfig.is_amqp("redis://127.0.0.1:6379/0")
-    assert not celeryconfig.is_amqp("rediss://h/0;amqp://h//")
-    assert not celeryconfig.is_amqp("memory://")
+    assert celery_settings.is_amqp("amqp://guest:guest@127.0.0.1:5672//")
+    assert celery_settings.is_amqp("AMQPS://h//")
+    assert celery_settings.is_amqp("pyamqp://h//")
+    assert not celery_settings.is_amqp("redis://127.0.0.1:6379/0")
+    assert not celery_settings.is_amqp("rediss://h/0;amqp://h//")
+    assert not celery_settings.is_amqp("memory://")

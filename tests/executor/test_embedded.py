@@ -180,14 +180,28 @@ def test_a_waiting_step_does_not_hold_the_only_worker_slot(
     assert outcome.output["status"] == "succeeded"
     assert fake.count("POST", "/v1/jobs") == 1
     assert fake.count("GET") >= 2  # re-checks
-    # A duplicate enqueue of the finished key starts no second vendor job.
-    executor.enqueue(
-        "widgets.jobs.run",
-        tenant_id=TENANT,
-        input={"duration": 2.0, "check_every": 0.2},
-        idempotency_key="job-1",
-    )
-    time.sleep(0.2)
+    # A duplicate enqueue of the finished key is answered from the ledger: no
+    # message is published, so no worker can call the vendor for it, now or later.
+    published: list[str] = []
+
+    def on_publish(headers: dict[str, Any] | None = None, **_: Any) -> None:
+        published.append(str((headers or {}).get("id")))
+
+    vendor_calls = fake.count()
+    before_task_publish.connect(on_publish, weak=False)
+    try:
+        again = executor.enqueue(
+            "widgets.jobs.run",
+            tenant_id=TENANT,
+            input={"duration": 2.0, "check_every": 0.2},
+            idempotency_key="job-1",
+        )
+    finally:
+        before_task_publish.disconnect(on_publish)
+    assert again.sent is False
+    assert f"{TENANT}/job-1" not in published
+    assert again.result() == outcome
+    assert fake.count() == vendor_calls
     assert fake.count("POST", "/v1/jobs") == 1
 
 

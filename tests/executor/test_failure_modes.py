@@ -14,7 +14,8 @@ import httpx
 
 from executor.context import LeaseRenewer
 from executor.ledger import ClaimRequest, Ledger, RowSnapshot, Run
-from executor.pipeline import Finished, Reschedule, TaskRequest
+from executor.pipeline import Finished, Reschedule
+from executor.wire import TaskRequest
 from sandbox.core import Fault
 from tests.executor.conftest import CANARY_KEY, TENANT, WIDGETS_URL, Harness
 

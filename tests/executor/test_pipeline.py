@@ -15,7 +15,8 @@ import pytest
 from sqlalchemy import update
 
 from executor.ledger import ClaimRequest, Ledger, Run, input_hash
-from executor.pipeline import Dropped, Finished, Rejected, Reschedule, TaskRequest
+from executor.pipeline import Dropped, Finished, Rejected, Reschedule
+from executor.wire import TaskRequest
 from sandbox.core import Fault
 from store.models import RmmIntegration, WorkflowActionInvocation
 from tests.executor.conftest import CANARY_KEY, TENANT, Harness

@@ -20,7 +20,8 @@ from actionkit.spec import ActionSpec, ActionUI
 from catalog.actions import ActionRegistry
 from catalog.availability import rmm_integration_availability
 from catalog.modules import IntegrationModule
-from catalog.registration import Catalog, register_integration_module
+from catalog.registration import Catalog, register_integration_module, register_vendor
+from catalog.vendors import Vendor
 from store.models import RmmIntegration
 
 PROVIDER = "widgets"
@@ -217,6 +218,17 @@ def register_actions(actions: ActionRegistry) -> None:
 
 
 def register(catalog: Catalog, *, rate_limit: str | None = None) -> None:
+    register_vendor(
+        catalog,
+        Vendor(
+            provider=PROVIDER,
+            label="Widgets",
+            connection="rmm",
+            secret_names=(SECRET,),
+            rate_limit=rate_limit,
+            hosts=HOSTS,
+        ),
+    )
     register_integration_module(
         catalog,
         module=IntegrationModule(
@@ -234,8 +246,6 @@ def register(catalog: Catalog, *, rate_limit: str | None = None) -> None:
                 RUN_JOB.id,
             ),
             availability_key=f"rmm:{PROVIDER}",
-            hosts=HOSTS,
-            rate_limit=rate_limit,
         ),
         availability=rmm_integration_availability(PROVIDER),
         register_actions=register_actions,

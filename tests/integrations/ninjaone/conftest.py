@@ -20,8 +20,9 @@ import pytest
 from pydantic import SecretStr
 
 from catalog.registration import Catalog
-from executor.pipeline import Finished, Outcome, Pipeline, Rejected, TaskRequest
+from executor.pipeline import Finished, Outcome, Pipeline, Rejected
 from executor.throttle import MemoryThrottle, Throttle
+from executor.wire import TaskRequest
 from integrations import ninjaone
 from sandbox.core import ManualClock
 from sandbox.ninjaone import FakeNinjaOne

@@ -20,6 +20,7 @@ from tests.integrations.ninjaone.conftest import (
     CLIENT_ID,
     CLIENT_SECRET,
     NinjaHarness,
+    error_of,
     output_of,
     wait_for,
 )
@@ -272,3 +273,67 @@ def test_credentials_never_reach_payloads_ledger_rows_or_logs(
         assert canary not in json.dumps(error)
         assert canary not in caplog.text
         assert all(canary not in row for row in rows)
+
+
+class EchoCredentials(httpx.BaseTransport):
+    """A NinjaOne that quotes every credential it was sent or issued back in its errors.
+
+    The token endpoint works, or with ``fail_token`` answers 400 quoting what
+    it was sent; ``path`` answers 400 quoting the bearer token and everything
+    the token endpoint saw and issued, in the same step that refreshed.
+    """
+
+    def __init__(self, inner: httpx.BaseTransport, path: str, *, fail_token: bool) -> None:
+        self._inner = inner
+        self._path = path
+        self._fail_token = fail_token
+        self.seen: list[str] = []
+
+    def _quote(self) -> dict[str, Any]:
+        return {"resultCode": "FAILURE", "errorMessage": "bad request: " + " ".join(self.seen)}
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if "authorization" in request.headers:
+            self.seen.append(bearer(request))
+        if request.url.path == "/ws/oauth/token":
+            form = dict(httpx.QueryParams(request.read().decode()))
+            self.seen += [form["refresh_token"], form["client_secret"]]
+            if self._fail_token:
+                return httpx.Response(
+                    400,
+                    json={"error": "invalid_request", "error_description": " ".join(self.seen)},
+                )
+            response = self._inner.handle_request(request)
+            grant = json.loads(response.read())
+            self.seen += [grant["access_token"], grant["refresh_token"]]
+            return response
+        if request.url.path == self._path:
+            return httpx.Response(400, json=self._quote())
+        return self._inner.handle_request(request)
+
+
+@pytest.mark.parametrize(
+    "case", ["seeded in the same step", "rotated in the same step", "token endpoint error"]
+)
+def test_credentials_a_vendor_echoes_in_the_step_that_refreshed_are_redacted(
+    ninja: NinjaHarness, case: str
+) -> None:
+    """What the executor redacts covers every token the client holds, however it came."""
+    if case == "seeded in the same step":
+        ninja.delete_secret("ninjaone_credentials")
+        ninja.set_secret("ninjaone_refresh_token", ninja.fake.issue_refresh_token(CLIENT_ID))
+    else:
+        ninja.fake_clock.advance(3600)  # the stored access token has expired
+    echo = EchoCredentials(
+        ninja.fake.transport(),
+        "/v2/device/1/reboot/NORMAL",
+        fail_token=case == "token endpoint error",
+    )
+    outcome = ninja.pipeline(echo).execute(ninja.task("devices.reboot", {"device_id": 1}))
+    error = error_of(outcome)
+    assert error["code"] in ("VENDOR_ERROR", "INTEGRATION_MISCONFIGURED")
+    assert CLIENT_SECRET in echo.seen
+    assert len(echo.seen) == (2 if case == "token endpoint error" else 5)
+    dumped = json.dumps(error)
+    assert "[REDACTED]" in dumped
+    assert [value for value in echo.seen if value in dumped] == []

@@ -9,8 +9,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from catalog.registration import Catalog
-from executor.pipeline import Finished, Pipeline, Rejected, TaskRequest
+from executor.pipeline import Finished, Pipeline, Rejected
 from executor.throttle import MemoryThrottle, Throttle
+from executor.wire import TaskRequest
 from integrations import scheduling
 from sandbox.microsoft import FakeMicrosoft
 from store import Store

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 
-from executor.pipeline import Finished, Reschedule, TaskRequest
+from executor.pipeline import Finished, Reschedule
+from executor.wire import TaskRequest
 from sandbox.core import Fault
 from sandbox.microsoft import graph_fault
 from store import Store

@@ -2,12 +2,21 @@
 
 FakeNinjaOne is served on loopback; the tenant is connected with the tenant-admin
 CLI exactly as documented (``patchbay connect ninjaone --url <server>`` with a
-seed refresh token); ``python -m patchbay worker`` runs on Redis (db 11) and a
-PostgreSQL schema of its own; steps go in through ``Executor.enqueue``.
+seed refresh token); ``python -m patchbay worker`` runs on a Redis server of its
+own and the test run's PostgreSQL schema; steps go in through ``Executor.enqueue``.
+
+Why a Redis server of its own: the other end-to-end fixtures share one Redis
+database and FLUSHDB it, and another test run on the machine uses it too. A
+flush removes kombu's exchange bindings (``_kombu.binding.*``), and publishers
+that already declared the queue do not declare it again, so every message sent
+afterwards, a script run's re-check included, is silently dropped; another
+run's worker on ``patchbay.ninjaone`` takes this run's messages. Either way a
+step sat WAITING past its deadline.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -22,7 +31,7 @@ import redis
 from pydantic import SecretStr
 from typer.testing import CliRunner
 
-from executor.api import Executor
+from executor.api import Executor, InvocationHandle
 from executor.app import ExecutorRuntime
 from executor.results import InvocationResult
 from patchbay.cli import app as cli_app
@@ -32,7 +41,7 @@ from store import Store
 from store.settings import Settings
 from tests.conftest import CANARY_KEY as STORE_KEY
 from tests.conftest import postgres_schema_url
-from tests.e2e.conftest import REDIS_URL, ROOT, WorkerProcess, _truncate
+from tests.e2e.conftest import ROOT, RedisServer, WorkerProcess, _truncate
 
 TENANT = "acme-http"
 CLIENT_ID = "patchbay-http-client"
@@ -76,16 +85,27 @@ class Deployment:
     worker: PatchbayWorker
     demo: dict[str, Any]
     seed_token: str
+    redis_url: str
 
-    def run(self, action: str, input: dict[str, Any], step: str) -> InvocationResult:
-        handle = self.executor.enqueue(
+    def enqueue(self, action: str, input: dict[str, Any], step: str) -> InvocationHandle:
+        return self.executor.enqueue(
             f"ninjaone.{action}",
             tenant_id=TENANT,
             input=input,
             run_id="http-run",
             step_path=step,
         )
-        return handle.wait(60)
+
+    def wait(self, handle: InvocationHandle, timeout: float = 60.0) -> InvocationResult:
+        """The step's final outcome; on timeout, fail with its ledger row and the worker log."""
+        try:
+            return handle.wait(timeout)
+        except TimeoutError as exc:
+            row = self.executor.runtime.pipeline.ledger.get(TENANT, handle.key)
+            pytest.fail(f"{exc}\nrow: {row}\nworker log:\n{self.worker_log()[-4000:]}")
+
+    def run(self, action: str, input: dict[str, Any], step: str) -> InvocationResult:
+        return self.wait(self.enqueue(action, input, step))
 
     def worker_log(self) -> str:
         return self.worker.log.read_text(errors="replace")
@@ -104,72 +124,70 @@ def deployment(
     tmp = tmp_path_factory.mktemp("ninjaone-http")
     database_url = postgres_schema_url(postgres_schema)
     _truncate(database_url)
-    queue = redis.Redis.from_url(REDIS_URL)
-    try:
-        queue.delete(QUEUE)  # only this module's queue: other suites share the database
-    except redis.RedisError as exc:
-        pytest.fail(f"Redis at {REDIS_URL} is not usable: {exc}")
-    env = {
-        "PATCHBAY_DATA_DIR": str(tmp / "data"),
-        "PATCHBAY_DATABASE_URL": database_url,
-        "PATCHBAY_SECRET_KEY": STORE_KEY,
-        "PATCHBAY_BROKER_URL": REDIS_URL,
-        "PATCHBAY_RESULT_BACKEND": REDIS_URL,
-        "PATCHBAY_REDIS_URL": REDIS_URL,
-        "PATCHBAY_LEASE_SECONDS": "5",
-        "PATCHBAY_VISIBILITY_TIMEOUT": "30",
-    }
-    fake = FakeNinjaOne(script_result_delay=1.0)
-    demo = fake.seed_demo()
-    fake.add_client(CLIENT_ID, CLIENT_SECRET)
-    seed_token = fake.issue_refresh_token(CLIENT_ID)
-    server = fake.serve()
-    secret_file = tmp / "client-secret"
-    secret_file.write_text(CLIENT_SECRET + "\n")
-    token_file = tmp / "refresh-token"
-    token_file.write_text(seed_token + "\n")
-    with pytest.MonkeyPatch.context() as mp:
-        for name, value in env.items():
-            mp.setenv(name, value)
-        cli("tenant", "create", TENANT)
-        connected = cli(
-            "connect",
-            "ninjaone",
-            "--tenant",
-            TENANT,
-            "--url",
-            server.base_url + "/api/v2",
-            "--secret",
-            f"ninjaone_client_id={CLIENT_ID}",
-            "--secret",
-            f"ninjaone_client_secret=@{secret_file}",
-            "--secret",
-            f"ninjaone_refresh_token=@{token_file}",
+    with contextlib.ExitStack() as cleanup:
+        redis_server = RedisServer(tmp / "redis")
+        cleanup.callback(redis_server.stop)
+        redis_server.start()
+        redis_url = redis_server.url
+        env = {
+            "PATCHBAY_DATA_DIR": str(tmp / "data"),
+            "PATCHBAY_DATABASE_URL": database_url,
+            "PATCHBAY_SECRET_KEY": STORE_KEY,
+            "PATCHBAY_BROKER_URL": redis_url,
+            "PATCHBAY_RESULT_BACKEND": redis_url,
+            "PATCHBAY_REDIS_URL": redis_url,
+            "PATCHBAY_LEASE_SECONDS": "5",
+            "PATCHBAY_VISIBILITY_TIMEOUT": "30",
+        }
+        fake = FakeNinjaOne(script_result_delay=1.0)
+        demo = fake.seed_demo()
+        fake.add_client(CLIENT_ID, CLIENT_SECRET)
+        seed_token = fake.issue_refresh_token(CLIENT_ID)
+        server = fake.serve()
+        cleanup.callback(server.stop)
+        secret_file = tmp / "client-secret"
+        secret_file.write_text(CLIENT_SECRET + "\n")
+        token_file = tmp / "refresh-token"
+        token_file.write_text(seed_token + "\n")
+        with pytest.MonkeyPatch.context() as mp:
+            for name, value in env.items():
+                mp.setenv(name, value)
+            cli("tenant", "create", TENANT)
+            connected = cli(
+                "connect",
+                "ninjaone",
+                "--tenant",
+                TENANT,
+                "--url",
+                server.base_url + "/api/v2",
+                "--secret",
+                f"ninjaone_client_id={CLIENT_ID}",
+                "--secret",
+                f"ninjaone_client_secret=@{secret_file}",
+                "--secret",
+                f"ninjaone_refresh_token=@{token_file}",
+            )
+        assert "connected ninjaone" in connected
+        settings = Settings(
+            data_dir=tmp / "data",
+            database_url=database_url,
+            secret_key=SecretStr(STORE_KEY),
+            broker_url=redis_url,
+            result_backend=redis_url,
+            redis_url=redis_url,
+            lease_seconds=5,
+            visibility_timeout=30,
         )
-    assert "connected ninjaone" in connected
-    settings = Settings(
-        data_dir=tmp / "data",
-        database_url=database_url,
-        secret_key=SecretStr(STORE_KEY),
-        broker_url=REDIS_URL,
-        result_backend=REDIS_URL,
-        redis_url=REDIS_URL,
-        lease_seconds=5,
-        visibility_timeout=30,
-    )
-    store = Store.from_settings(settings)
-    runtime = ExecutorRuntime(settings)
-    worker = PatchbayWorker({**os.environ, "PYTHONPATH": str(ROOT), **env}, tmp / "worker.log")
-    try:
+        store = Store.from_settings(settings)
+        cleanup.callback(store.close)
+        runtime = ExecutorRuntime(settings)
+        cleanup.callback(runtime.close)
+        worker = PatchbayWorker({**os.environ, "PYTHONPATH": str(ROOT), **env}, tmp / "worker.log")
+        cleanup.callback(worker.stop)
         worker.wait_ready()
-        yield Deployment(fake, server, store, Executor(runtime), worker, demo, seed_token)
-    finally:
-        worker.stop()
-        server.stop()
-        runtime.close()
-        store.close()
-        queue.delete(QUEUE)
-        queue.close()
+        yield Deployment(
+            fake, server, store, Executor(runtime), worker, demo, seed_token, redis_url
+        )
 
 
 def succeeded(result: InvocationResult, deployment: Deployment) -> dict[str, Any]:
@@ -191,17 +209,8 @@ def test_every_action_over_http_on_a_real_worker(deployment: Deployment) -> None
         ("alerts.list_active", {"live": True}),
         ("alerts.get", {"external_alert_id": disk_alert}),
     ]
-    handles = {
-        action: d.executor.enqueue(
-            f"ninjaone.{action}",
-            tenant_id=TENANT,
-            input=input,
-            run_id="http-run",
-            step_path=f"root.{action}",
-        )
-        for action, input in first_steps
-    }
-    out = {action: succeeded(handle.wait(60), d) for action, handle in handles.items()}
+    handles = {action: d.enqueue(action, input, f"root.{action}") for action, input in first_steps}
+    out = {action: succeeded(d.wait(handle), d) for action, handle in handles.items()}
     assert out["devices.find"]["count"] == 3
     assert out["devices.sync"]["external_device_id"] == "2"
     assert out["devices.sync"]["asset_id"] is not None
@@ -257,7 +266,7 @@ def test_failures_over_http_carry_the_vendor_message_and_no_credential(
     recorded = json.dumps([r.model_dump(mode="json") for r in d.executor.invocations(TENANT)])
     log = d.worker_log()
     assert "NinjaOne access token refreshed" in log
-    results = redis.Redis.from_url(REDIS_URL)
+    results = redis.Redis.from_url(d.redis_url)
     try:
         celery_results = [
             value

@@ -1,0 +1,107 @@
+"""Vendors: the facts about a tool a tenant connects, declared by the vendor's own package.
+
+A vendor's package registers one ``Vendor`` (``register_vendor``) with:
+
+- ``provider``: the name in ``patchbay connect <provider>``, task and queue names;
+- ``connection``: which rows mark it connected for a tenant: ``"rmm"`` (a
+  ``rmm_integrations`` row), ``"teams"`` (the ``teams`` add-on plus an active
+  install), or ``None`` (not connected with ``patchbay connect``; e.g.
+  Microsoft 365 calendars are connected per user);
+- ``secret_names``: the tenant secrets it reads (what ``--forget-secrets`` deletes);
+- ``rate_limit``: the vendor's documented limit per account, in the one
+  grammar of ``actionkit.ratelimit`` (``"60/m"``);
+- ``hosts``: where its API lives (``actionkit.outbound``);
+- ``connect_hints``: the commands that connect a tenant to this vendor's fake
+  in ``sandbox/`` (given the fake's URL and seed), printed by ``patchbay sandbox``.
+
+The store, the CLI, the Celery settings and ``patchbay sandbox`` ask the
+catalog (``catalog.vendors``) instead of keeping their own lists.
+"""
+
+from __future__ import annotations
+
+import builtins
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from actionkit.outbound import HostRules
+from actionkit.ratelimit import RateLimit
+from catalog.errors import RegistrationConflict, RegistrationError
+
+PROVIDER_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
+ConnectionKind = Literal["rmm", "teams"]
+# (the fake's base URL, the fake's seed data, the tenant) -> shell commands.
+ConnectHints = Callable[[str, Mapping[str, Any], str], list[str]]
+
+
+@dataclass(frozen=True)
+class Vendor:
+    """What patchbay knows about one vendor (see the module docstring)."""
+
+    provider: str
+    label: str
+    connection: ConnectionKind | None
+    secret_names: tuple[str, ...] = ()
+    rate_limit: str | None = None
+    hosts: HostRules = field(default_factory=HostRules)
+    connect_hints: ConnectHints | None = field(default=None, compare=False)
+
+    @property
+    def connectable(self) -> bool:
+        """Whether ``patchbay connect <provider>`` applies."""
+        return self.connection is not None
+
+
+def validate_vendor(vendor: Vendor) -> None:
+    """Reject a malformed declaration at registration."""
+    where = f"vendor {vendor.provider!r}"
+    if not PROVIDER_PATTERN.match(vendor.provider):
+        raise RegistrationError(f"{where}: provider must be lowercase letters, digits, '_'")
+    if not vendor.label.strip():
+        raise RegistrationError(f"{where}: label must not be blank")
+    if vendor.rate_limit is not None:
+        try:
+            RateLimit.parse(vendor.rate_limit)
+        except ValueError as exc:
+            raise RegistrationError(f"{where}: {exc}") from None
+    if len(set(vendor.secret_names)) != len(vendor.secret_names):
+        raise RegistrationError(f"{where}: secret_names has duplicates")
+
+
+class VendorRegistry:
+    """Vendors by provider name, in registration order."""
+
+    def __init__(self) -> None:
+        self._vendors: dict[str, Vendor] = {}
+
+    def register(self, vendor: Vendor) -> None:
+        """Add ``vendor``; the same declaration again is a no-op, a different one a conflict."""
+        validate_vendor(vendor)
+        existing = self._vendors.get(vendor.provider)
+        if existing is not None:
+            if existing != vendor:
+                raise RegistrationConflict(
+                    f"vendor {vendor.provider!r} is already registered with different facts"
+                )
+            return
+        self._vendors[vendor.provider] = vendor
+
+    def get(self, provider: str) -> Vendor | None:
+        return self._vendors.get(provider)
+
+    def list(self) -> builtins.list[Vendor]:
+        return list(self._vendors.values())
+
+    def connectable(self) -> builtins.list[Vendor]:
+        """Vendors ``patchbay connect`` takes, in registration order."""
+        return [v for v in self._vendors.values() if v.connectable]
+
+    def rmm_providers(self) -> builtins.list[str]:
+        """Providers whose connection is a ``rmm_integrations`` row."""
+        return [v.provider for v in self._vendors.values() if v.connection == "rmm"]
+
+    def rate_limits(self) -> dict[str, str]:
+        """Each vendor's declared limit, by provider."""
+        return {v.provider: v.rate_limit for v in self._vendors.values() if v.rate_limit}

@@ -1,0 +1,66 @@
+"""The fake vendors the sandbox serves, in order: one list for the CLI, the demo and tests.
+
+A fake joins by one entry in :data:`FAKES`; whoever starts the sandbox
+builds, seeds and serves every entry (the i-th on ``port + i`` when given a
+first port). ``FakeWidgets`` is not here: it stands in for no vendor an
+integration talks to, only for the executor's tests and benchmarks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from sandbox.core import RunningServer
+from sandbox.microsoft import FakeMicrosoft
+from sandbox.ninjaone import FakeNinjaOne
+
+__all__ = ["FAKES", "RegisteredFake", "SandboxOptions", "ServableFake"]
+
+
+class ServableFake(Protocol):
+    """What the sandbox needs of a fake: demo data to load, and a loopback server."""
+
+    def seed_demo(self) -> dict[str, Any]:
+        """Load the demo data; return what a tenant needs to connect (ids, credentials)."""
+        ...
+
+    def serve(self, host: str = ..., port: int = ...) -> RunningServer:
+        """Serve the fake over HTTP on ``host:port`` (0 = any free port)."""
+        ...
+
+
+@dataclass(frozen=True)
+class SandboxOptions:
+    """What the sandbox's caller may choose; each fake's factory reads what concerns it."""
+
+    script_result_delay: float = 2.0
+    """Seconds until a NinjaOne script run's COMPLETED activity appears."""
+
+
+@dataclass(frozen=True)
+class RegisteredFake:
+    """One fake vendor of the sandbox."""
+
+    name: str
+    """Its key: in ``SandboxRun.fakes``/``servers``/``seeds`` and for ``SandboxRun.url``."""
+    label: str
+    """What people call the vendor it stands in for."""
+    make: Callable[[SandboxOptions], ServableFake]
+    """A new, empty fake (not yet seeded or served)."""
+
+
+def _ninjaone(options: SandboxOptions) -> FakeNinjaOne:
+    return FakeNinjaOne(script_result_delay=options.script_result_delay)
+
+
+def _microsoft(options: SandboxOptions) -> FakeMicrosoft:
+    return FakeMicrosoft()
+
+
+FAKES: tuple[RegisteredFake, ...] = (
+    RegisteredFake("ninjaone", "NinjaOne", _ninjaone),
+    RegisteredFake("microsoft", "Microsoft identity platform + Graph", _microsoft),
+)
+"""Every fake the sandbox serves, in the order it serves them."""
