@@ -41,10 +41,10 @@ from sqlalchemy.engine import make_url
 from benchmarks.executor_worker import BENCH_KEYS
 from executor.api import Executor
 from executor.app import ExecutorRuntime
+from executor.settings import Settings
 from sandbox.widgets import FakeWidgets
 from store import Store, db
 from store.models import RmmIntegration, WorkflowActionInvocation
-from store.settings import Settings
 from store.tenants import create_tenant
 from store.types import utcnow
 from tests.executor.widgets_integration import PROVIDER, SECRET, widgets_catalog

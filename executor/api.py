@@ -28,9 +28,9 @@ from executor.decision import Refuse, decide, sends_message
 from executor.ledger import ClaimRequest, RowSnapshot
 from executor.pipeline import Pipeline
 from executor.results import InvocationResult, outcome_from_row
+from executor.settings import Settings
 from executor.wire import kwargs_repr, queue_name, task_id_for, task_name, valid_key
 from store import Store
-from store.settings import Settings
 from store.types import utcnow
 
 

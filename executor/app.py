@@ -51,10 +51,10 @@ from executor.pipeline import (
     worker_identity,
 )
 from executor.results import outcome_from_row
+from executor.settings import Settings
 from executor.throttle import MemoryThrottle, RateLimit, RedisThrottle, Throttle, ThrottleBackend
 from executor.wire import TaskRequest, kwargs_repr, parse_task_id, refusal
 from store import Store
-from store.settings import Settings
 
 logger = logging.getLogger("patchbay.executor")
 

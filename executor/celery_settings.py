@@ -47,9 +47,9 @@ from typing import Any
 from kombu import Exchange, Queue
 
 from catalog.registration import Catalog
+from executor.settings import Settings
 from executor.throttle import RateLimit
 from executor.wire import CORE_PROVIDER, queue_name, task_name
-from store.settings import Settings
 
 # Broker URL schemes served by RabbitMQ (py-amqp).
 AMQP_SCHEMES = frozenset({"amqp", "amqps", "pyamqp"})

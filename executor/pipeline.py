@@ -42,13 +42,9 @@ from actionkit.inputs import InputNotJson, parse_input
 from actionkit.spec import AnyActionSpec
 from catalog.modules import IntegrationModule
 from catalog.registration import Catalog
-from executor.context import (
-    InvocationContext,
-    InvocationGate,
-    LeaseLost,
-    LeaseRenewer,
-    TimeLimitExceeded,
-)
+from executor.context import InvocationContext
+from executor.gate import InvocationGate
+from executor.lease import LeaseLost, LeaseRenewer, TimeLimitExceeded
 from executor.ledger import (
     Busy,
     Claim,
@@ -63,10 +59,10 @@ from executor.ledger import (
     input_hash,
 )
 from executor.payload import Redactor, as_action_failure, failure_payload, validation_failure
+from executor.settings import Settings
 from executor.throttle import Throttle
 from executor.wire import TaskRequest
 from store import Store
-from store.settings import Settings
 from store.types import utcnow
 
 logger = logging.getLogger("patchbay.executor")

@@ -26,10 +26,10 @@ from executor.api import Executor, InvocationHandle
 from executor.app import ExecutorRuntime
 from executor.embedded import EmbeddedWorker
 from executor.results import InvocationResult
+from executor.settings import Settings
 from patchbay.sandboxes import SandboxRun, start_sandbox
 from store import connections as conn
 from store.calendars import connect_calendar
-from store.settings import Settings
 from store.tenants import create_tenant
 from store.users import create_user
 

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 
 from catalog.bootstrap import build_catalog
 from catalog.registration import Catalog
+from executor.settings import Settings
 from store import SchemaOutOfDate, Store
-from store.settings import Settings
 
 __all__ = ["Runtime", "SchemaOutOfDate", "open_runtime"]
 

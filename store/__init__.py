@@ -19,7 +19,7 @@ from store.secrets import (
     SecretCipher,
     load_or_create_key_file,
 )
-from store.settings import Settings
+from store.settings import StoreSettings
 
 
 class SchemaOutOfDate(Exception):
@@ -35,9 +35,9 @@ class Store:
     secrets: ChainedSecretStore
 
     @classmethod
-    def from_settings(cls, settings: Settings | None = None) -> Store:
+    def from_settings(cls, settings: StoreSettings | None = None) -> Store:
         """Build the store ``settings`` describe (the environment when None)."""
-        settings = settings or Settings()
+        settings = settings or StoreSettings()
         engine = db.make_engine(settings.resolved_database_url)
         sessions = db.make_session_factory(engine)
         if settings.secret_key is not None:
@@ -50,7 +50,7 @@ class Store:
         )
         return cls(engine=engine, sessions=sessions, secrets=secrets)
 
-    def ensure_schema(self, settings: Settings) -> None:
+    def ensure_schema(self, settings: StoreSettings) -> None:
         """Migrate the embedded SQLite database on first use; demand it elsewhere.
 
         A database the operator configured is never migrated behind their back.
@@ -73,4 +73,4 @@ class Store:
         self.engine.dispose()
 
 
-__all__ = ["SchemaOutOfDate", "Settings", "Store"]
+__all__ = ["SchemaOutOfDate", "Store", "StoreSettings"]

@@ -18,9 +18,9 @@ from pydantic import SecretStr
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 
+from executor.settings import Settings
 from store import Store, db
 from store.models import Base
-from store.settings import Settings
 from tests.capture import CaptureServer, serve_capture
 
 # The tests' fake vendors listen on loopback: sandbox mode is on for the whole

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from store.settings import Settings
+from executor.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -16,6 +16,7 @@ from rich.table import Table
 from actionkit.outbound import HostRules, OutboundPolicy, OutboundURLRefused
 from catalog.registration import Catalog
 from catalog.vendors import Vendor
+from executor.settings import Settings
 from integrations.scheduling.graph import GRAPH_HOSTS, LOGIN_HOSTS
 from patchbay.cli.common import (
     JsonFlag,
@@ -33,7 +34,6 @@ from store import Store, db
 from store import connections as conn
 from store.calendars import connect_calendar, disconnect_calendar, list_calendars
 from store.secrets import check_secret_name
-from store.settings import Settings
 from store.tenants import TenantError, create_tenant, list_tenants, require_tenant
 from store.users import create_user, find_user, list_users
 

@@ -15,9 +15,9 @@ import typer
 from pydantic import ValidationError
 from rich.console import Console
 
+from executor.settings import Settings
 from patchbay.runtime import Runtime, open_runtime
 from store import SchemaOutOfDate, Store
-from store.settings import Settings
 from store.tenants import TenantError, require_tenant
 
 stdout = Console()

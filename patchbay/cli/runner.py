@@ -15,6 +15,7 @@ from typing import Annotated, Any
 
 import typer
 
+from executor.settings import Settings
 from patchbay.cli.common import (
     EMBEDDED_REFUSAL,
     TenantOption,
@@ -24,7 +25,6 @@ from patchbay.cli.common import (
     load_settings,
     print_json,
 )
-from store.settings import Settings
 
 
 def worker_cmd(

@@ -9,10 +9,10 @@ import pytest
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
+from executor.settings import Settings
 from patchbay.cli import app
 from store import Store
 from store.models import Base
-from store.settings import Settings
 
 CANARY = "canary-cli-SECRET-99af01"
 

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
+from executor.settings import Settings
 from patchbay.demo import DEMO_TENANT, demo_settings, run_demo
 from store import Store
-from store.settings import Settings
 from store.tenants import list_tenants
 
 

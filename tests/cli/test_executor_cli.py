@@ -8,11 +8,11 @@ from collections.abc import Iterator
 import pytest
 from typer.testing import CliRunner
 
+from executor.settings import Settings
 from patchbay.cli import app
 from sandbox.core import Fault
 from sandbox.widgets import FakeWidgets
 from store import Store
-from store.settings import Settings
 from tests.executor.conftest import CANARY_KEY, TENANT, connect_widgets
 from tests.executor.widgets_integration import widgets_catalog
 

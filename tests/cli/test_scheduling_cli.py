@@ -8,9 +8,9 @@ from collections.abc import Iterator
 import pytest
 from typer.testing import CliRunner
 
+from executor.settings import Settings
 from patchbay.cli import app
 from sandbox.microsoft import FakeMicrosoft
-from store.settings import Settings
 
 SECRET = "cli-graph-CANARY-0b3"
 

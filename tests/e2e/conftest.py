@@ -29,11 +29,11 @@ from sqlalchemy import create_engine, text
 
 from executor.api import Executor
 from executor.app import ExecutorRuntime
+from executor.settings import Settings
 from sandbox.core import RunningServer
 from sandbox.widgets import FakeWidgets
 from store import Store
 from store.models import Base
-from store.settings import Settings
 from tests.conftest import CANARY_KEY as STORE_KEY
 from tests.conftest import postgres_schema_url
 from tests.executor.conftest import CANARY_KEY, OTHER_KEY, OTHER_TENANT, TENANT, connect_widgets

@@ -34,11 +34,11 @@ from typer.testing import CliRunner
 from executor.api import Executor, InvocationHandle
 from executor.app import ExecutorRuntime
 from executor.results import InvocationResult
+from executor.settings import Settings
 from patchbay.cli import app as cli_app
 from sandbox.core import RunningServer
 from sandbox.ninjaone import FakeNinjaOne
 from store import Store
-from store.settings import Settings
 from tests.conftest import CANARY_KEY as STORE_KEY
 from tests.conftest import postgres_schema_url
 from tests.e2e.conftest import ROOT, RedisServer, WorkerProcess, _truncate

@@ -15,12 +15,12 @@ from pydantic import SecretStr
 
 from executor.api import Executor
 from executor.app import ExecutorRuntime
+from executor.settings import Settings
 from executor.wire import task_id_for
 from sandbox.core import RunningServer
 from sandbox.microsoft import FakeMicrosoft, graph_fault
 from store import Store
 from store.calendars import connect_calendar
-from store.settings import Settings
 from store.tenants import create_tenant
 from store.users import create_user
 from tests.conftest import CANARY_KEY as STORE_KEY

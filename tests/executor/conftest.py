@@ -11,12 +11,12 @@ from pydantic import SecretStr
 
 from catalog.registration import Catalog
 from executor.pipeline import Pipeline
+from executor.settings import Settings
 from executor.throttle import MemoryThrottle, RateLimit, Throttle
 from sandbox.core import ManualClock
 from sandbox.widgets import FakeWidgets
 from store import Store
 from store.models import RmmIntegration
-from store.settings import Settings
 from store.tenants import create_tenant
 from store.types import utcnow
 from tests.executor.widgets_integration import PROVIDER, SECRET, widgets_catalog

@@ -11,8 +11,8 @@ from kombu import Queue
 
 from catalog.registration import Catalog
 from executor import celery_settings
+from executor.settings import Settings
 from integrations import huntress
-from store.settings import Settings
 from tests.catalog.testmodules import register_test_integration
 from tests.executor.widgets_integration import widgets_catalog
 

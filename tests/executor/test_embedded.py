@@ -14,9 +14,9 @@ from executor.api import EnqueueFailed, Executor, derive_key
 from executor.app import ExecutorRuntime
 from executor.embedded import EmbeddedWorker
 from executor.housekeeping import LedgerSweeper
+from executor.settings import Settings
 from sandbox.widgets import FakeWidgets
 from store import Store
-from store.settings import Settings
 from tests.executor.conftest import CANARY_KEY, TENANT, connect_widgets
 from tests.executor.widgets_integration import PROVIDER, widgets_catalog
 

@@ -12,7 +12,7 @@ from datetime import timedelta
 
 import httpx
 
-from executor.context import LeaseRenewer
+from executor.lease import LeaseRenewer
 from executor.ledger import ClaimRequest, Ledger, RowSnapshot, Run
 from executor.pipeline import Finished, Reschedule
 from executor.wire import TaskRequest

@@ -13,7 +13,7 @@ import pytest
 import redis
 
 from actionkit.errors import Throttled
-from executor.context import InvocationGate
+from executor.gate import InvocationGate
 from executor.ledger import Ledger, RowSnapshot
 from executor.throttle import MemoryThrottle, RateLimit, RedisThrottle, Throttle, ThrottleBackend
 from sandbox.core import ManualClock

@@ -15,11 +15,11 @@ from actionkit.errors import ValidationFailed
 from executor.api import Executor
 from executor.app import ExecutorRuntime
 from executor.embedded import EmbeddedWorker
+from executor.settings import Settings
 from executor.wire import MalformedTaskId, parse_task_id, refusal, task_id_for
 from sandbox.core import Fault
 from sandbox.widgets import FakeWidgets
 from store import Store
-from store.settings import Settings
 from tests.executor.conftest import CANARY_KEY, OTHER_KEY, OTHER_TENANT, TENANT, connect_widgets
 from tests.executor.widgets_integration import PROVIDER, widgets_catalog
 

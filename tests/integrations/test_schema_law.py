@@ -65,11 +65,11 @@ from actionkit.inputs import (
 from actionkit.spec import AnyActionSpec
 from catalog.bootstrap import build_catalog
 from executor.pipeline import Pipeline, Rejected
+from executor.settings import Settings
 from executor.throttle import MemoryThrottle, Throttle
 from sandbox.microsoft import FakeMicrosoft
 from store import Store
 from store.models import RmmAlert, RmmIntegration, WorkflowActionInvocation
-from store.settings import Settings
 from tests.catalog.testmodules import catalog_with
 from tests.executor.widgets_integration import widgets_catalog
 from tests.integrations.ninjaone import conftest as ninjaone_fixtures

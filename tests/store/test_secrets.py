@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select, update
 
+from executor.settings import Settings
 from store import Store
 from store.models import TenantSecret
 from store.secrets import (
@@ -19,7 +20,6 @@ from store.secrets import (
     SecretStoreError,
     load_or_create_key_file,
 )
-from store.settings import Settings
 from store.tenants import create_tenant
 
 CANARY = "canary-SECRET-7f3a9c1e5b"

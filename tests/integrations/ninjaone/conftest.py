@@ -21,6 +21,7 @@ from pydantic import SecretStr
 
 from catalog.registration import Catalog
 from executor.pipeline import Finished, Outcome, Pipeline, Rejected
+from executor.settings import Settings
 from executor.throttle import MemoryThrottle, Throttle
 from executor.wire import TaskRequest
 from integrations import ninjaone
@@ -28,7 +29,6 @@ from sandbox.core import ManualClock
 from sandbox.ninjaone import FakeNinjaOne
 from store import Store
 from store import connections as conn
-from store.settings import Settings
 from store.tenants import create_tenant
 from tests.executor.conftest import DateClock
 

@@ -17,11 +17,11 @@ from sqlalchemy import select, update
 from typer.testing import CliRunner
 
 from executor.pipeline import Pipeline
+from executor.settings import Settings
 from executor.throttle import MemoryThrottle, Throttle
 from patchbay.cli import app
 from store import Store
 from store.models import RmmIntegration
-from store.settings import Settings
 from tests.capture import CaptureServer
 from tests.integrations.ninjaone.conftest import (
     CLIENT_SECRET,

@@ -10,6 +10,7 @@ import pytest
 
 from catalog.registration import Catalog
 from executor.pipeline import Finished, Pipeline, Rejected
+from executor.settings import Settings
 from executor.throttle import MemoryThrottle, Throttle
 from executor.wire import TaskRequest
 from integrations import scheduling
@@ -17,7 +18,6 @@ from sandbox.microsoft import FakeMicrosoft
 from store import Store
 from store.calendars import connect_calendar
 from store.models import ProjectTask, Ticket
-from store.settings import Settings
 from store.tenants import create_tenant
 from store.users import create_user
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 
 from executor.pipeline import Finished, Reschedule
+from executor.settings import Settings
 from executor.wire import TaskRequest
 from sandbox.core import Fault
 from sandbox.microsoft import graph_fault
 from store import Store
-from store.settings import Settings
 from tests.integrations.scheduling.conftest import (
     GRAPH_SECRET,
     TENANT,

@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import func, select
 
 from executor.pipeline import Finished, Rejected
+from executor.settings import Settings
 from store import Store
 from store.models import (
     OutboxEvent,
@@ -20,7 +21,6 @@ from store.models import (
     ScheduleEntry,
     ScheduleEntryAssignee,
 )
-from store.settings import Settings
 from store.types import utcnow
 from tests.integrations.scheduling.conftest import (
     T0,
