@@ -21,6 +21,15 @@ from actionkit.context import ActionContext, NotApplied, Pending
 InputT = TypeVar("InputT", bound=BaseModel)
 OutputT = TypeVar("OutputT", bound=BaseModel)
 
+# The shapes of the plain functions an action is made of (the handler "marker":
+# annotate a handler with these and mypy checks it against its spec).
+Handler = Callable[[InputT, ActionContext], OutputT | Pending]
+"""``(input, ctx) -> output``, or ``Pending`` when the vendor finishes later."""
+Check = Callable[[InputT, dict[str, Any], ActionContext], OutputT | Pending]
+"""``(input, saved state, ctx) -> output | Pending``: a later look at a pending step."""
+Reconcile = Callable[[InputT, ActionContext], OutputT | NotApplied]
+"""``(input, ctx) -> output | NotApplied``: a read-back after an unanswered side effect."""
+
 
 @dataclass(frozen=True)
 class ActionUI:
@@ -45,13 +54,13 @@ class ActionSpec(Generic[InputT, OutputT]):
     version: int
     input_model: type[InputT]
     output_model: type[OutputT]
-    handler: Callable[[InputT, ActionContext], OutputT | Pending] = field(compare=True)
+    handler: Handler[InputT, OutputT] = field(compare=True)
     side_effectful: bool
     ui: ActionUI
     idempotency: Literal["engine"] = "engine"
     safe_to_repeat: bool = False
     # For handlers that answer Pending: (input, saved state, ctx) -> output or Pending.
-    check: Callable[[InputT, dict[str, Any], ActionContext], OutputT | Pending] | None = None
+    check: Check[InputT, OutputT] | None = None
     # Internal actions run through the executor (ledger, retries, throttle) on
     # behalf of patchbay itself, e.g. calendar sync; the designer never lists them.
     internal: bool = False
@@ -59,7 +68,7 @@ class ActionSpec(Generic[InputT, OutputT]):
     # (a 5xx, a timeout or a reset after sending; a worker lost after dispatch):
     # (input, ctx) -> the output if it happened, NotApplied if it did not; raise
     # if the vendor cannot tell. Without one such a step ends OUTCOME_UNKNOWN.
-    reconcile: Callable[[InputT, ActionContext], OutputT | NotApplied] | None = None
+    reconcile: Reconcile[InputT, OutputT] | None = None
     # Longest one delivery (a start, a check or a read-back) may run, in seconds;
     # None: PATCHBAY_STEP_TIME_LIMIT. Enforced in every worker pool.
     time_limit: float | None = None

@@ -46,9 +46,9 @@ from typing import Any
 
 from kombu import Exchange, Queue
 
+from actionkit.ratelimit import RateLimit
 from catalog.registration import Catalog
 from executor.settings import Settings
-from executor.throttle import RateLimit
 from executor.wire import CORE_PROVIDER, queue_name, task_name
 
 # Broker URL schemes served by RabbitMQ (py-amqp).
