@@ -15,8 +15,10 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
+import redis
 from kombu.exceptions import OperationalError
 
 from catalog.bootstrap import build_catalog
@@ -275,6 +277,7 @@ def no_accepted_step_is_lost(
         raise AssertionError(
             f"{len(missing)} accepted steps never ran: {missing[:10]}; "
             f"{len(pending)} not final: {dict(list(pending.items())[:10])}\n"
+            f"broker: {broker_state(cluster)}\n"
             f"{cluster.worker_logs()[-4000:]}"
         ) from None
     outcomes = {k: cluster.executor.result(k, TENANT) for k in accepted}
@@ -287,6 +290,28 @@ def no_accepted_step_is_lost(
     for key, exc, seconds in enqueuer.refused:
         assert caused_by_the_broker(exc), (key, repr(exc))
         assert seconds < 20, (key, seconds)
+
+
+def broker_state(cluster: Cluster) -> str:
+    """What a Redis broker holds for the widgets queue (for a failure's message)."""
+    url = cluster.settings.broker_url
+    if not url.startswith("redis://"):
+        return "(not Redis)"
+    client: Any = redis.Redis.from_url(url)
+    try:
+        queue = "patchbay.widgets"
+        return repr(
+            {
+                "ready": client.llen(queue),
+                "bindings": sorted(client.smembers(f"_kombu.binding.{queue}")),
+                "unacked": client.hlen("unacked"),
+                "keys": sorted(k.decode() for k in client.keys("*"))[:20],
+            }
+        )
+    except redis.RedisError as exc:
+        return f"(unreadable: {exc})"
+    finally:
+        client.close()
 
 
 def caused_by_the_broker(exc: BaseException | None) -> bool:
