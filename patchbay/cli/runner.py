@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import time
 import uuid
 from pathlib import Path
@@ -141,8 +142,11 @@ def flower_cmd(
 
 
 def _read_input(raw: str) -> Any:
+    """``--input``: JSON text, ``@file.json``, or ``-`` for standard input."""
     text = raw
-    if raw.startswith("@"):
+    if raw == "-":
+        text = sys.stdin.read()
+    elif raw.startswith("@"):
         try:
             text = Path(raw[1:]).read_text()
         except OSError as exc:
@@ -160,7 +164,7 @@ def run_cmd(
     action_id: Annotated[str, typer.Argument(help="Action id, e.g. ninjaone.devices.find.")],
     tenant: TenantOption,
     input_: Annotated[
-        str, typer.Option("--input", "-i", help="Input as JSON, or @file.json.")
+        str, typer.Option("--input", "-i", help="Input as JSON, @file.json, or - for stdin.")
     ] = "{}",
     key: Annotated[
         str | None, typer.Option("--key", help="Idempotency key (default: a new cli:<uuid>).")
@@ -169,7 +173,9 @@ def run_cmd(
     run_id: Annotated[str | None, typer.Option("--run-id", help="Workflow run id.")] = None,
     step_path: Annotated[str | None, typer.Option("--step-path", help="Step path.")] = None,
     no_wait: Annotated[bool, typer.Option("--no-wait", help="Enqueue and print the key.")] = False,
-    timeout: Annotated[float, typer.Option("--timeout", help="Seconds to wait.")] = 120.0,
+    timeout: Annotated[
+        float, typer.Option("--timeout", help="Seconds to wait (more than 0).")
+    ] = 120.0,
 ) -> None:
     """Run one action and print its outcome as JSON (exit 0 SUCCEEDED, 1 FAILED, 2 bad usage)."""
     from actionkit.errors import ActionFailure
@@ -177,6 +183,8 @@ def run_cmd(
     from executor.embedded import EmbeddedWorker
 
     try:
+        if not timeout > 0:
+            raise UsageError(f"--timeout must be more than 0 seconds, not {timeout:g}")
         data = _read_input(input_)
     except UsageError as exc:
         fail_usage(str(exc))

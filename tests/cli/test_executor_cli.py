@@ -85,6 +85,17 @@ def test_run_prints_the_outcome_and_exits_0(cli: CliRunner, fake: FakeWidgets) -
     assert "cli-1" in out
 
 
+def test_run_reads_its_input_from_stdin_with_a_dash(cli: CliRunner, fake: FakeWidgets) -> None:
+    result = cli.invoke(
+        app,
+        ["run", "widgets.widgets.create", "--tenant", TENANT, "--input", "-", "--key", "stdin-1"],
+        input='{"name": "from-stdin"}\n',
+    )
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["output"]["name"] == "from-stdin"
+    assert fake.count("POST", "/v1/widgets") == 1
+
+
 def test_run_exits_1_with_the_error_payload_when_the_step_fails(
     cli: CliRunner, fake: FakeWidgets
 ) -> None:
@@ -107,6 +118,8 @@ def test_run_exits_1_with_the_error_payload_when_the_step_fails(
         (("--input", "[1, 2]"), "JSON object"),
         (("--input", "@/no/such/file.json"), "cannot read"),
         (("--input", '{"colour": "red"}'), "VALIDATION_ERROR"),
+        (("--input", '{"name": "x"}', "--timeout", "-5"), "--timeout must be more than 0"),
+        (("--input", '{"name": "x"}', "--timeout", "0"), "--timeout must be more than 0"),
     ],
 )
 def test_run_bad_usage_exits_2_with_one_line(
