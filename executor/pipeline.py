@@ -10,6 +10,7 @@ what the task layer must do next (return a result, fail, re-schedule, drop).
 
 from __future__ import annotations
 
+import difflib
 import logging
 import os
 import random
@@ -193,7 +194,16 @@ class Pipeline:
         )
         if spec is None:
             label = action_id if version is None else f"{action_id}@{version}"
-            raise UnknownAction(f"Unknown action {label}", details={"action_id": action_id})
+            message = f"Unknown action {label}"
+            if self.catalog.actions.has_id(action_id):
+                known = ", ".join(str(v) for v in self.catalog.actions.versions(action_id))
+                message += f" (versions of {action_id}: {known})"
+            else:
+                public = sorted({s.id for s in self.catalog.actions.list() if not s.internal})
+                close = difflib.get_close_matches(str(action_id), public, n=1, cutoff=0.6)
+                if close:
+                    message += f" (did you mean {close[0]}?)"
+            raise UnknownAction(message, details={"action_id": action_id})
         return spec
 
     def validate_input(self, spec: AnyActionSpec, raw: Any) -> BaseModel:

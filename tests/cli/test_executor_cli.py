@@ -145,6 +145,26 @@ def test_unknown_action_and_tenant_exit_2(cli: CliRunner) -> None:
 
 
 @pytest.mark.parametrize(
+    ("args", "hint"),
+    [
+        (("widgets.widget.create",), "(did you mean widgets.widgets.create?)"),
+        (("widgets.widgets.create", "--version", "9"), "(versions of widgets.widgets.create: 1)"),
+    ],
+)
+def test_an_unknown_action_says_what_was_meant(
+    cli: CliRunner, fake: FakeWidgets, args: tuple[str, ...], hint: str
+) -> None:
+    code, _, err = invoke(cli, "run", *args, "--tenant", TENANT, "--input", '{"name": "x"}')
+    assert code == 2
+    assert err.strip().splitlines() == [
+        f"error: UNKNOWN_ACTION: Unknown action {args[0]}"
+        + ("@9" if "--version" in args else "")
+        + f" {hint}"
+    ]
+    assert fake.count() == 0
+
+
+@pytest.mark.parametrize(
     "command",
     [("worker",), ("flower",), ("run", "widgets.widgets.get", "--tenant", TENANT, "--no-wait")],
 )
