@@ -8,6 +8,8 @@
 - ``actionkit.http``: the vendor HTTP client base (status ladder, Retry-After,
   the gate before every request);
 - ``actionkit.outbound``: the outbound URL policy every client enforces.
+- ``actionkit.checks``: connection checks, one read-only vendor call that proves a
+  tenant's credentials work (declared by each vendor's package).
 
 Integrations import ``actionkit`` and ``store`` (and ``catalog`` only to
 register); the executor implements the context.

@@ -62,36 +62,19 @@ class RequestGate(Protocol):
         ...
 
 
-class ActionContext(Protocol):
-    """The invocation a handler runs in."""
+class TenantContext(Protocol):
+    """What code talking to a tenant's vendor needs: its secrets, transport, policy and clock.
+
+    The part of :class:`ActionContext` that is not about one step, so that a
+    connection check (``actionkit.checks``) can authenticate with the same
+    code as the actions (e.g. a vendor's token source).
+    """
 
     @property
     def tenant_id(self) -> str: ...
 
     @property
-    def action_id(self) -> str: ...
-
-    @property
-    def idempotency_key(self) -> str: ...
-
-    @property
-    def run_id(self) -> str | None: ...
-
-    @property
-    def step_path(self) -> str | None: ...
-
-    @property
-    def attempt(self) -> int: ...
-
-    @property
     def logger(self) -> logging.LoggerAdapter[logging.Logger]: ...
-
-    @property
-    def gate(self) -> RequestGate: ...
-
-    def session(self) -> AbstractContextManager[Session]:
-        """A unit of work on the store: committed when the block exits cleanly."""
-        ...
 
     def secret(self, name: str) -> SecretStr | None:
         """A tenant secret (its value is scrubbed from every error and log)."""
@@ -126,4 +109,30 @@ class ActionContext(Protocol):
 
     def now(self) -> datetime:
         """The current time (aware, UTC)."""
+        ...
+
+
+class ActionContext(TenantContext, Protocol):
+    """The invocation a handler runs in."""
+
+    @property
+    def action_id(self) -> str: ...
+
+    @property
+    def idempotency_key(self) -> str: ...
+
+    @property
+    def run_id(self) -> str | None: ...
+
+    @property
+    def step_path(self) -> str | None: ...
+
+    @property
+    def attempt(self) -> int: ...
+
+    @property
+    def gate(self) -> RequestGate: ...
+
+    def session(self) -> AbstractContextManager[Session]:
+        """A unit of work on the store: committed when the block exits cleanly."""
         ...

@@ -185,7 +185,7 @@ def refused(exc: OutboundURLRefused, vendor: str) -> IntegrationMisconfigured:
     return IntegrationMisconfigured(
         f"{vendor}: refusing to send a request: {exc.message}; reconnect the integration "
         "with the vendor's https URL",
-        details={"url": exc.url},
+        details={"url": exc.url, "refused": exc.message},
     )
 
 

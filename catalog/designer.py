@@ -336,15 +336,21 @@ def step_status(
     )
 
 
-def action_json_schemas(catalog: Catalog, action_id: str | None = None) -> dict[str, Any]:
-    """``{"<id>@<v>": {"input": schema, "output": schema}}`` for one action id or all.
+def public_actions(catalog: Catalog, action_id: str | None = None) -> list[AnyActionSpec]:
+    """Every version of one action id, or every action, internal ones left out.
 
     Drawn from the unfiltered registry: the input-mapping editor must resolve
-    schemas of steps whose integration is disconnected.
+    schemas of steps whose integration is disconnected. An id with no public
+    version raises UnknownActionError.
     """
     specs = [s for s in catalog.actions.list() if not s.internal]
     if action_id is not None:
         specs = [s for s in specs if s.id == action_id]
         if not specs:
             raise UnknownActionError(action_id)
-    return {s.key: s.json_schemas() for s in specs}
+    return specs
+
+
+def action_json_schemas(catalog: Catalog, action_id: str | None = None) -> dict[str, Any]:
+    """``{"<id>@<v>": {"input": schema, "output": schema}}`` for one action id or all."""
+    return {s.key: s.json_schemas() for s in public_actions(catalog, action_id)}

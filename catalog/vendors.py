@@ -11,8 +11,17 @@ A vendor's package registers one ``Vendor`` (``register_vendor``) with:
 - ``rate_limit``: the vendor's documented limit per account, in the one
   grammar of ``actionkit.ratelimit`` (``"60/m"``);
 - ``hosts``: where its API lives (``actionkit.outbound``);
+- ``required_secrets``: the secrets ``patchbay connect`` insists on (given
+  now with ``--secret`` or already stored for the tenant);
+- ``check``: the connection check (``actionkit.checks``): one read-only vendor
+  call proving the credentials work, run by ``patchbay connect`` and
+  ``patchbay connections test``. A vendor is connectable with ``patchbay
+  connect`` only once its package declares a check and registers actions;
 - ``connect_hints``: the commands that connect a tenant to this vendor's fake
-  in ``sandbox/`` (given the fake's URL and seed), printed by ``patchbay sandbox``.
+  in ``sandbox/`` (given the fake's URL and seed), printed by ``patchbay sandbox``;
+- ``sandbox_secrets``: the secrets that connect a tenant to the vendor's fake,
+  from a credential set the fake mints (``POST <url>/__sandbox/credentials``),
+  used by ``patchbay sandbox connect``.
 
 The store, the CLI, the Celery settings and ``patchbay sandbox`` ask the
 catalog (``catalog.vendors``) instead of keeping their own lists.
@@ -26,6 +35,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from actionkit.checks import ConnectionCheck
 from actionkit.outbound import HostRules
 from actionkit.ratelimit import RateLimit
 from catalog.errors import RegistrationConflict, RegistrationError
@@ -34,6 +44,24 @@ PROVIDER_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
 ConnectionKind = Literal["rmm", "teams"]
 # (the fake's base URL, the fake's seed data, the tenant) -> shell commands.
 ConnectHints = Callable[[str, Mapping[str, Any], str], list[str]]
+# A credential set the vendor's fake minted -> the tenant secrets (name -> value) it makes.
+SandboxSecrets = Callable[[Mapping[str, Any]], dict[str, str]]
+
+
+@dataclass(frozen=True)
+class RequiredSecret:
+    """A secret a connection needs: given with ``--secret`` now, or already stored.
+
+    ``or_stored``: secrets whose stored value stands in for it (NinjaOne's
+    stored token set stands in for the refresh token an admin pasted once).
+    """
+
+    name: str
+    or_stored: tuple[str, ...] = ()
+
+    def satisfied_by(self, available: set[str]) -> bool:
+        """Whether ``available`` (given and stored names) holds it or a stand-in."""
+        return self.name in available or any(n in available for n in self.or_stored)
 
 
 @dataclass(frozen=True)
@@ -46,7 +74,10 @@ class Vendor:
     secret_names: tuple[str, ...] = ()
     rate_limit: str | None = None
     hosts: HostRules = field(default_factory=HostRules)
+    required_secrets: tuple[RequiredSecret, ...] = ()
+    check: ConnectionCheck | None = field(default=None, compare=False)
     connect_hints: ConnectHints | None = field(default=None, compare=False)
+    sandbox_secrets: SandboxSecrets | None = field(default=None, compare=False)
 
     @property
     def connectable(self) -> bool:
@@ -68,6 +99,18 @@ def validate_vendor(vendor: Vendor) -> None:
             raise RegistrationError(f"{where}: {exc}") from None
     if len(set(vendor.secret_names)) != len(vendor.secret_names):
         raise RegistrationError(f"{where}: secret_names has duplicates")
+    undeclared = [
+        name
+        for required in vendor.required_secrets
+        for name in (required.name, *required.or_stored)
+        if name not in vendor.secret_names
+    ]
+    if undeclared:
+        raise RegistrationError(
+            f"{where}: required_secrets names undeclared secrets: {', '.join(undeclared)}"
+        )
+    if vendor.check is not None and vendor.connection is None:
+        raise RegistrationError(f"{where}: a connection check needs a connection kind")
 
 
 class VendorRegistry:

@@ -4,7 +4,12 @@ Both validate early (unknown action, bad input, unknown tenant) and send
 nothing when they refuse. ``enqueue`` records the step ``QUEUED`` in the
 ledger before publishing it (the sweeper re-publishes it if the broker loses
 it) and removes that row again if the broker refuses the message. A key whose
-step already finished is answered from the ledger without sending anything.
+step already finished is answered from the ledger without sending anything
+(the result says ``replayed``).
+
+An operator's actions on a step (``step``, ``cancel``, ``retry``) are here too;
+the rules are ``executor.control``'s, and ``retry`` publishes the step again
+through the same path as ``enqueue``.
 Every message (``enqueue`` and the sweeper's ``republish``) has the task id
 ``<tenant_id>/<key>`` (``executor.wire``); the ledger keeps the bare key.
 """
@@ -13,7 +18,9 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Collection
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Protocol
 
 from amqp.exceptions import NotFound as AmqpNotFound
@@ -24,10 +31,11 @@ from sqlalchemy.exc import IntegrityError
 from actionkit.errors import IdempotencyConflict, ValidationFailed
 from actionkit.spec import AnyActionSpec
 from catalog.registration import Catalog
-from executor.decision import Refuse, decide, sends_message
+from executor.control import StepRefused, cancel_step, find_step, needs_warning, reopen_step
+from executor.decision import Refuse, decide, operator_refusal, sends_message
 from executor.ledger import ClaimRequest, RowSnapshot
 from executor.pipeline import Pipeline
-from executor.results import InvocationResult, outcome_from_row
+from executor.results import InvocationResult, StepDetail, detail_from_row, outcome_from_row
 from executor.settings import Settings
 from executor.wire import kwargs_repr, queue_name, task_id_for, task_name, valid_key
 from store import Store
@@ -72,6 +80,8 @@ class InvocationHandle:
     tenant_id: str
     sent: bool
     executor: Executor
+    # The key's step had already ended when it was sent: nothing ran.
+    replayed: bool = False
 
     @property
     def task_id(self) -> str:
@@ -80,7 +90,10 @@ class InvocationHandle:
 
     def result(self) -> InvocationResult | None:
         """The current state, or None if no worker has picked the step up yet."""
-        return self.executor.result(self.key, self.tenant_id)
+        current = self.executor.result(self.key, self.tenant_id)
+        if current is not None and self.replayed:
+            return current.model_copy(update={"replayed": True})
+        return current
 
     def wait(self, timeout: float = 60.0, poll: float = 0.02) -> InvocationResult:
         """Block until the outcome is final; TimeoutError after ``timeout`` seconds.
@@ -154,7 +167,7 @@ class Executor:
         if queued is None:
             existing = pipeline.ledger.get(tenant_id, key)
             if existing is not None and not self._send_again(existing, claim_req):
-                return InvocationHandle(key, tenant_id, sent=False, executor=self)
+                return InvocationHandle(key, tenant_id, sent=False, executor=self, replayed=True)
             if existing is not None and existing.status == "WAITING" and existing.next_check_at:
                 # A copy for when the step is due: the message that would carry it may
                 # be gone (an embedded worker that stopped); if not, the claim answers
@@ -255,7 +268,70 @@ class Executor:
         row = self.runtime.pipeline.ledger.get(tenant_id, key)
         return None if row is None else outcome_from_row(row)
 
-    def invocations(self, tenant_id: str, *, run_id: str | None = None) -> list[InvocationResult]:
-        """Recorded steps of a tenant (optionally of one run), newest first."""
-        rows = self.runtime.pipeline.ledger.list(tenant_id, run_id=run_id)
+    def invocations(
+        self,
+        tenant_id: str,
+        *,
+        run_id: str | None = None,
+        statuses: Collection[str] = (),
+        since: datetime | None = None,
+        action_id: str | None = None,
+        limit: int = 200,
+    ) -> list[InvocationResult]:
+        """Recorded steps of a tenant, newest first, filtered in the query (``Ledger.list``)."""
+        rows = self.runtime.pipeline.ledger.list(
+            tenant_id,
+            run_id=run_id,
+            statuses=statuses,
+            since=since,
+            action_id=action_id,
+            limit=limit,
+        )
         return [outcome_from_row(r) for r in rows]
+
+    # -- an operator's actions on one step -----------------------------------------------
+
+    def step(self, key: str, tenant_id: str) -> StepDetail:
+        """One step in full (input, wait, attempt history); ``StepRefused`` if unknown."""
+        return detail_from_row(find_step(self.runtime.pipeline.ledger, tenant_id, key))
+
+    def cancel(self, key: str, tenant_id: str, *, by: str) -> StepDetail:
+        """End a WAITING or QUEUED step CANCELLED; ``StepRefused`` says why not."""
+        return detail_from_row(cancel_step(self.runtime.pipeline.ledger, tenant_id, key, by=by))
+
+    def retry_preview(self, key: str, tenant_id: str) -> tuple[StepDetail, str | None]:
+        """The step an operator is about to retry and what to warn them of first (an
+        ``OUTCOME_UNKNOWN`` side effect may have happened); ``StepRefused`` if it may
+        not be retried."""
+        row = find_step(self.runtime.pipeline.ledger, tenant_id, key)
+        refusal = operator_refusal(row, "retry")
+        if refusal is not None:
+            raise StepRefused(refusal)
+        return detail_from_row(row), needs_warning(row)
+
+    def retry(self, key: str, tenant_id: str, *, by: str) -> InvocationHandle:
+        """Run a FAILED or CANCELLED step again with a fresh attempt budget.
+
+        The step is queued again (recorded in its history as ``by``'s retry) and
+        published like ``enqueue`` does. ``StepRefused`` when it may not be
+        retried or its action is no longer registered; ``EnqueueFailed`` when
+        the broker refused the message (the step stays queued: the sweeper
+        re-publishes it, and sending its key again does too).
+        """
+        ledger = self.runtime.pipeline.ledger
+        row = find_step(ledger, tenant_id, key)
+        spec = self.runtime.catalog.actions.find(row.action_id, row.action_version)
+        if spec is None:
+            raise StepRefused(
+                f"step {key} runs {row.action_id}@{row.action_version}, which is no longer "
+                "registered: it cannot run again"
+            )
+        queued = reopen_step(ledger, tenant_id, key, by=by)
+        try:
+            self.republish(queued)
+        except Exception as exc:
+            raise EnqueueFailed(
+                f"step {key!r} is queued again, but the broker did not accept its message "
+                f"({type(exc).__name__}); the sweeper re-publishes it once the broker is back"
+            ) from exc
+        return InvocationHandle(key, tenant_id, sent=True, executor=self)

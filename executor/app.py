@@ -28,7 +28,6 @@ from collections.abc import Mapping
 from typing import Any
 
 import httpx
-import redis
 from celery import Celery, Task
 from celery.exceptions import Ignore
 from celery.worker.request import Request
@@ -134,6 +133,8 @@ class ExecutorRuntime:
         backend = self._throttle_backend
         if backend is None:
             if self.settings.redis_url:
+                import redis  # only with a shared throttle: 0.1 s to import
+
                 backend = RedisThrottle(redis.Redis.from_url(self.settings.redis_url))
             else:
                 backend = MemoryThrottle()
@@ -167,6 +168,25 @@ class ExecutorRuntime:
             self._register_task(app, provider)
         app.steps["worker"].add(housekeeping_step(self.housekeeper))
         return app
+
+    def consumer_count(self, queue: str, timeout: float = 1.0) -> int | None:
+        """How many consumers ``queue`` has now (None when the broker cannot tell in time).
+
+        RabbitMQ counts them itself (a passive declare); on other brokers the
+        workers are asked which queues they consume (a broadcast answered
+        within ``timeout``).
+        """
+        try:
+            if celery_settings.is_amqp(self.settings.broker_url):
+                with self.app.connection_for_read() as conn:
+                    channel: Any = conn.default_channel
+                    return int(channel.queue_declare(queue=queue, passive=True).consumer_count)
+            replies = self.app.control.inspect(timeout=timeout).active_queues() or {}
+        except Exception:
+            return None
+        return sum(
+            1 for queues in replies.values() if any(q.get("name") == queue for q in queues or [])
+        )
 
     def outbox_relay(self) -> OutboxRelay:
         """A relay that enqueues through this runtime (see ``executor.outbox``)."""

@@ -54,6 +54,9 @@ from executor.wire import CORE_PROVIDER, queue_name, task_name
 # Broker URL schemes served by RabbitMQ (py-amqp).
 AMQP_SCHEMES = frozenset({"amqp", "amqps", "pyamqp"})
 
+# kombu's memory:// transport with a consumer loop that stops at once.
+EMBEDDED_TRANSPORT = "executor.embedded:MemoryTransport"
+
 # A send while the broker is unreachable: a few quick reconnects (about 1.5 s
 # in all), then ``send_task`` raises (kombu's OperationalError) rather than
 # blocking its caller.
@@ -153,7 +156,8 @@ def config(settings: Settings | None = None, catalog: Catalog | None = None) -> 
             "unacked_restore_interval": max(1, min(60, visibility // 4)),
             "unacked_restore_throttle": 1,
         }
-    if settings.broker_url.startswith("memory://"):
+    embedded = settings.broker_url.startswith("memory://")
+    if embedded:
         # The default polling interval makes every in-process task wait ~0.5 s.
         transport_options["polling_interval"] = 0.005
     limits = rate_limits(settings, catalog)
@@ -200,6 +204,9 @@ def config(settings: Settings | None = None, catalog: Catalog | None = None) -> 
         "worker_hijack_root_logger": False,
         "worker_redirect_stdouts": False,
     }
+    if embedded:
+        # memory:// whose consumer loop stops within 50 ms, not 2 s (executor.embedded).
+        conf["broker_transport"] = EMBEDDED_TRANSPORT
     if amqp:
         conf.update(
             {

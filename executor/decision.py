@@ -11,6 +11,8 @@ The rules (README, "Delivery semantics" and "Failure rules"):
 
 - another input under the same key: ``Refuse`` (IDEMPOTENCY_CONFLICT);
 - ``QUEUED``: take it, attempt 1;
+- ``CANCELLED``: ``Answer`` (an operator ended it; only ``patchbay step retry``
+  runs it again);
 - ``SUCCEEDED``: read-only actions run again (``Take``, restart); others
   ``Answer``;
 - ``FAILED``: a retryable failure (or a read-only action) runs a new attempt;
@@ -23,6 +25,11 @@ The rules (README, "Delivery semantics" and "Failure rules"):
   back (``reconcile``) when the action can, else ``GiveUp`` (OUTCOME_UNKNOWN)
   unless the action is safe to repeat; too many lost attempts: ``GiveUp``
   (attempts exhausted); otherwise taken over as the next attempt.
+
+What an operator may do with a step (``operator_refusal``): cancel one that
+is ``WAITING`` or ``QUEUED`` (nothing is running it; a step being run is not
+interrupted mid-call), retry one that ended ``FAILED`` or ``CANCELLED`` (never
+one that succeeded).
 """
 
 from __future__ import annotations
@@ -107,6 +114,10 @@ class GiveUp:
 
 Transition = Take | Answer | Wait | Skip | Refuse | GiveUp
 
+OperatorAction = Literal["cancel", "retry"]
+CANCELLABLE = ("WAITING", "QUEUED")
+RETRYABLE = ("FAILED", "CANCELLED")
+
 
 def decide(row: RowSnapshot, req: Request, now: datetime) -> Transition:
     """What a delivery carrying ``req`` may do with the existing ``row`` (see module doc)."""
@@ -114,6 +125,8 @@ def decide(row: RowSnapshot, req: Request, now: datetime) -> Transition:
         return Refuse()
     if row.status == "QUEUED":
         return Take(attempt=1)
+    if row.status == "CANCELLED":
+        return Answer()
     repeatable = not req.side_effectful
     if row.status == "SUCCEEDED":
         return Take(attempt=row.attempt + 1, restart=True) if repeatable else Answer()
@@ -156,3 +169,18 @@ def sends_message(transition: Transition) -> bool:
     own message (a copy revives it and is answered without running twice).
     """
     return not isinstance(transition, Answer | Refuse)
+
+
+def operator_refusal(row: RowSnapshot, action: OperatorAction) -> str | None:
+    """Why an operator may not ``action`` the step of ``row`` now (one line), or None."""
+    allowed = CANCELLABLE if action == "cancel" else RETRYABLE
+    if row.status in allowed:
+        return None
+    if row.final:
+        return f"step {row.key} already {row.status}; nothing to {action}"
+    if action == "cancel":
+        return (
+            f"step {row.key} is running (attempt {row.attempt}) and cannot be stopped mid-call; "
+            "cancel it once it is WAITING, or retry it once it has ended"
+        )
+    return f"step {row.key} is {row.status}, not ended: it still runs on its own"

@@ -7,13 +7,14 @@ message the broker lost before any worker saw it never arrives. So every
 worker also looks at the ledger, and re-publishes with its key:
 
 - a step whose lease expired (its worker died or overran its time limit), at once;
-- a ``QUEUED`` step older than ``redrive_after``, or a ``WAITING`` step overdue
+- a ``QUEUED`` step queued longer than ``redrive_after`` ago, or a ``WAITING`` step overdue
   by more than it, once its queue is empty (while messages wait in the queue
   its own message is most likely among them: re-publishing the whole backlog
   would only slow it down), or in any case once it is ten times that late.
 
 The normal claim then decides what happens (take over, settle by the
-read-back, ``OUTCOME_UNKNOWN``, or nothing for a copy). One worker sweeps at
+read-back, ``OUTCOME_UNKNOWN``, or nothing for a copy); a final step
+(``CANCELLED`` included) is never re-published. One worker sweeps at
 a time (a named lease in the ``executor_locks`` table); a killed worker's
 steps settle within about a lease plus a sweep interval.
 
@@ -89,7 +90,9 @@ class LedgerSweeper:
         """Whether to re-publish ``row`` now (see the module doc)."""
         if row.status == "STARTED":
             return True  # a lease expired: nothing else will carry it
-        since = row.created_at if row.status == "QUEUED" else (row.next_check_at or now)
+        # A QUEUED step is late from when it was queued (an operator's retry queues it again).
+        queued_at = row.updated_at or row.created_at
+        since = queued_at if row.status == "QUEUED" else (row.next_check_at or now)
         if now - since > LONG_LATE * self.grace:
             return True
         queue = self.executor.queue_of(row)

@@ -9,7 +9,15 @@ One row per (tenant, idempotency key). Statuses:
   vendor is still working (``wait_state.kind = "check"``), a retry is
   scheduled after a retryable failure (``"retry"``), or the throttle deferred
   it (``"throttled"``);
-- ``SUCCEEDED`` / ``FAILED``  final (``completed_at`` is set).
+- ``SUCCEEDED`` / ``FAILED``  final (``completed_at`` is set);
+- ``CANCELLED`` final too: an operator cancelled the step while it was
+  ``WAITING`` or ``QUEUED`` (``patchbay step cancel``); every later delivery
+  of its key is answered with that outcome and runs nothing, until an
+  operator opens it again (``reopen``, ``patchbay step retry``).
+
+Each row keeps its attempt history (``history``, see ``executor.history``):
+the claim opens an entry and the transition that ends the attempt closes it,
+in the same statement, so the history adds no round trip.
 
 Every transition is a conditional UPDATE on the state that was read, so two
 workers racing for the same row cannot both win; there is no lock held across
@@ -18,6 +26,7 @@ a vendor call. The claim decides, for a task carrying a key:
 - no row, or a ``QUEUED`` row with the same input: ``STARTED`` (attempt 1) and run;
 - input hash differs: ``IDEMPOTENCY_CONFLICT``;
 - ``SUCCEEDED``: return the stored output (read-only actions run again);
+- ``CANCELLED``: return the stored outcome;
 - final ``FAILED``: return the stored error, unless it was retryable (or the
   action is read-only): then a new attempt on the same row;
 - ``WAITING`` and due: run (the check step for ``"check"``); not due: a
@@ -40,13 +49,14 @@ import builtins
 import hashlib
 import json
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from sqlalchemy import Engine, Update, and_, delete, or_, select, update
 
+from executor import history
 from executor.decision import Answer, GiveUp, Refuse, Skip, Take, Wait, decide
 from store.db import insert_for
 from store.models import ExecutorLock
@@ -107,6 +117,8 @@ class RowSnapshot:
     completed_at: datetime | None
     redriven_at: datetime | None = None
     input_json: dict[str, Any] | None = None
+    updated_at: datetime | None = None
+    history: tuple[dict[str, Any], ...] = ()
 
     @property
     def final(self) -> bool:
@@ -154,6 +166,8 @@ class RowSnapshot:
             completed_at=m["completed_at"],
             redriven_at=m["redriven_at"],
             input_json=m["input_json"],
+            updated_at=m["updated_at"],
+            history=tuple(m["history"] or ()),
         )
 
 
@@ -246,6 +260,10 @@ class Ledger:
         self.lease = timedelta(seconds=lease_seconds)
         self._clock = clock
 
+    def now(self) -> datetime:
+        """The ledger's clock (the time its transitions record)."""
+        return self._clock()
+
     # -- reads ------------------------------------------------------------------
 
     def get(self, tenant_id: str, key: str) -> RowSnapshot | None:
@@ -256,12 +274,26 @@ class Ledger:
         return None if row is None else RowSnapshot.of(row)
 
     def list(
-        self, tenant_id: str, *, run_id: str | None = None, limit: int = 200
+        self,
+        tenant_id: str,
+        *,
+        run_id: str | None = None,
+        statuses: Collection[str] = (),
+        since: datetime | None = None,
+        action_id: str | None = None,
+        limit: int = 200,
     ) -> list[RowSnapshot]:
-        """Rows of a tenant (optionally one run), newest first."""
+        """Rows of a tenant, newest first: optionally of one run or action, in one of
+        ``statuses``, created or changed at or after ``since``; at most ``limit``."""
         query = select(*_COLUMNS).where(Row.tenant == tenant_id)
         if run_id is not None:
             query = query.where(Row.run_id == run_id)
+        if statuses:
+            query = query.where(Row.status.in_(sorted(statuses)))
+        if since is not None:
+            query = query.where(Row.updated_at >= since)
+        if action_id is not None:
+            query = query.where(Row.action_id == action_id)
         query = query.order_by(Row.created_at.desc(), Row.idempotency_key).limit(limit)
         with self._engine.connect() as conn:
             return [RowSnapshot.of(r) for r in conn.execute(query)]
@@ -301,7 +333,9 @@ class Ledger:
     def _start(self, req: ClaimRequest, owner: str, now: datetime) -> RowSnapshot | None:
         """Insert a STARTED row, or start the QUEUED one with the same input: one statement.
 
-        None when a row exists in any other state (or with another input).
+        None when a row exists in any other state (or with another input), or is
+        ``QUEUED`` with a history (an operator's retry): the claim then takes it
+        with a guarded update that keeps the history.
         """
         lease = {
             "status": "STARTED",
@@ -310,12 +344,17 @@ class Ledger:
             "lease_expires_at": now + self.lease,
             "started_at": now,
             "updated_at": now,
+            "history": history.begin((), attempt=1, phase="start", worker=owner, at=now),
         }
         insert = self._insert_fn(Row).values(**(self._values(req, now) | lease))
         stmt = insert.on_conflict_do_update(
             index_elements=["tenant", "idempotency_key"],
             set_=lease,
-            where=and_(Row.status == "QUEUED", Row.input_hash == req.input_hash),
+            where=and_(
+                Row.status == "QUEUED",
+                Row.input_hash == req.input_hash,
+                Row.history.is_(None),
+            ),
         ).returning(*_COLUMNS)
         with self._engine.connect() as conn:
             row = conn.execute(stmt).first()
@@ -373,13 +412,21 @@ class Ledger:
         raise AssertionError("unhandled transition")  # pragma: no cover
 
     def _guarded(self, row: RowSnapshot) -> Update:
-        """An UPDATE that only applies if the row is still exactly as read."""
+        """An UPDATE that only applies if the row is still exactly as read.
+
+        ``updated_at`` changes with every transition, so a row that went away
+        and came back to the same state (a check that ran and waits again) does
+        not match either: what is written (the history above all) is computed
+        from what was read.
+        """
         stmt = update(Row).where(
             Row.tenant == row.tenant_id,
             Row.invocation_id == row.invocation_id,
             Row.status == row.status,
             Row.attempt == row.attempt,
         )
+        if row.updated_at is not None:
+            stmt = stmt.where(Row.updated_at == row.updated_at)
         if row.lease_owner is None:
             stmt = stmt.where(Row.lease_owner.is_(None))
         else:
@@ -412,7 +459,13 @@ class Ledger:
         phase: Literal["start", "check", "reconcile"],
         takeover: bool = False,
     ) -> Run | None:
-        values = self._lease_values(owner, now) | {"attempt": attempt, "next_check_at": None}
+        values = self._lease_values(owner, now) | {
+            "attempt": attempt,
+            "next_check_at": None,
+            "history": history.begin(
+                row.history, attempt=attempt, phase=phase, worker=owner, at=now, takeover=takeover
+            ),
+        }
         if phase == "start":
             values |= {"dispatched_at": None, "wait_state": None, "started_at": now}
         fresh = self._apply(self._guarded(row).values(**values))
@@ -430,6 +483,9 @@ class Ledger:
             deadline_at=None,
             started_at=now,
             completed_at=None,
+            history=history.begin(
+                row.history, attempt=attempt, phase="start", worker=owner, at=now
+            ),
         )
         fresh = self._apply(stmt)
         if fresh is None:
@@ -451,6 +507,56 @@ class Ledger:
             lease_expires_at=None,
             completed_at=now,
             updated_at=now,
+            history=history.end(row.history, result="LOST", at=now, error=error),
+        )
+        return self._apply(stmt)
+
+    # -- operator actions (``executor.control``) -------------------------------------
+
+    def cancel(self, row: RowSnapshot, by: str, error: dict[str, Any]) -> RowSnapshot | None:
+        """End a ``WAITING`` or ``QUEUED`` step ``CANCELLED`` with ``error``; None if it changed.
+
+        Guarded on the row as read: a worker that claimed it meanwhile wins, and
+        a claim that comes after finds the final outcome and runs nothing.
+        """
+        now = self._clock()
+        stmt = self._guarded(row).values(
+            status="CANCELLED",
+            error_json=error,
+            error_message=str(error.get("message", ""))[:2000],
+            next_check_at=None,
+            completed_at=now,
+            updated_at=now,
+            history=history.operator(
+                row.history, action="CANCELLED", by=by, at=now, attempt=row.attempt
+            ),
+        )
+        return self._apply(stmt)
+
+    def reopen(self, row: RowSnapshot, by: str) -> RowSnapshot | None:
+        """Put a final step back to ``QUEUED`` with a fresh attempt budget; None if it changed.
+
+        Its outcome is cleared (the history keeps what happened); the next claim
+        runs it as attempt 1.
+        """
+        now = self._clock()
+        stmt = self._guarded(row).values(
+            status="QUEUED",
+            attempt=0,
+            output_json=None,
+            error_json=None,
+            error_message=None,
+            wait_state=None,
+            dispatched_at=None,
+            next_check_at=None,
+            deadline_at=None,
+            started_at=None,
+            completed_at=None,
+            redriven_at=None,
+            updated_at=now,
+            history=history.operator(
+                row.history, action="OPERATOR_RETRY", by=by, at=now, attempt=row.attempt
+            ),
         )
         return self._apply(stmt)
 
@@ -497,6 +603,7 @@ class Ledger:
                 lease_expires_at=None,
                 completed_at=now,
                 updated_at=now,
+                history=history.end(row.history, result="SUCCEEDED", at=now),
             )
         )
 
@@ -514,6 +621,7 @@ class Ledger:
                 lease_expires_at=None,
                 completed_at=now,
                 updated_at=now,
+                history=history.end(row.history, result="FAILED", at=now, error=payload),
             )
         )
 
@@ -527,17 +635,30 @@ class Ledger:
         state: dict[str, Any] | None = None,
         error: dict[str, Any] | None = None,
         deadline_at: datetime | None = None,
+        note: str | None = None,
     ) -> RowSnapshot | None:
-        """Release the lease; the step is due again in ``due_in`` seconds."""
+        """Release the lease; the step is due again in ``due_in`` seconds.
+
+        ``error``: the (redacted) payload of the failure a retry follows;
+        ``note``: what the step waits for, in the history.
+        """
         now = self._clock()
+        due_at = now + timedelta(seconds=due_in)
         values: dict[str, Any] = {
             "status": "WAITING",
             "wait_state": {"kind": kind, "state": state or {}},
-            "next_check_at": now + timedelta(seconds=due_in),
+            "next_check_at": due_at,
             "lease_owner": None,
             "lease_expires_at": None,
             "dispatched_at": None,
             "updated_at": now,
+            "history": history.end(
+                row.history,
+                result="WAITING",
+                at=now,
+                error=error,
+                wait=history.wait_of(kind, due_at, note),
+            ),
         }
         if error is not None:
             values["error_json"] = error
@@ -565,7 +686,8 @@ class Ledger:
                 or_(
                     and_(Row.status == "STARTED", Row.lease_expires_at < now),
                     and_(Row.status == "WAITING", Row.next_check_at < late),
-                    and_(Row.status == "QUEUED", Row.created_at < late),
+                    # updated_at: when it was queued (an operator's retry queues it again).
+                    and_(Row.status == "QUEUED", Row.updated_at < late),
                 ),
                 or_(Row.redriven_at.is_(None), Row.redriven_at < late),
             )
@@ -576,9 +698,14 @@ class Ledger:
             return [RowSnapshot.of(r) for r in conn.execute(query)]
 
     def mark_redriven(self, row: RowSnapshot, now: datetime) -> bool:
-        """Note that ``row`` was re-published, unless it changed since it was read."""
+        """Note that ``row`` was re-published, unless it changed since it was read.
+
+        Not a transition: ``updated_at`` (when the step last changed state, e.g.
+        was queued) is kept as it is.
+        """
+        stmt = self._guarded(row).values(redriven_at=now, updated_at=Row.updated_at)
         with self._engine.connect() as conn:
-            return bool(conn.execute(self._guarded(row).values(redriven_at=now)).rowcount)
+            return bool(conn.execute(stmt).rowcount)
 
     # -- named leases shared by every worker ----------------------------------------
 

@@ -90,17 +90,36 @@ def _string_leaves(data: Any) -> list[str]:
     return []
 
 
+# How many problems a validation message names before "and N more" (details list all).
+MAX_MESSAGE_PROBLEMS = 10
+# Pydantic prefixes a validator's own message with this; the message says it better alone.
+_VALUE_ERROR = "Value error, "
+
+
 def validation_failure(exc: ValidationError, *, prefix: str = "input") -> ValidationFailed:
-    """A pydantic error as VALIDATION_ERROR naming the first bad field (all in details)."""
+    """A pydantic error as VALIDATION_ERROR naming every bad field.
+
+    The message is one ``<prefix>.<field>: <problem>`` clause per problem,
+    joined by ``; `` (the first ``MAX_MESSAGE_PROBLEMS``, then ``and N more``),
+    so a user fixes everything in one go; ``details.errors`` lists them all
+    and ``field`` (``details.field``) names the first.
+    """
     errors = []
     for err in exc.errors(include_url=False, include_input=False):
         field = ".".join(str(p) for p in err["loc"]) or prefix
-        errors.append({"field": field, "message": err["msg"], "type": err["type"]})
-    first = errors[0] if errors else {"field": prefix, "message": "invalid"}
-    message = f"{prefix}.{first['field']}: {first['message']}"
-    if len(errors) > 1:
-        message += f" (and {len(errors) - 1} more)"
-    return ValidationFailed(message, field=first["field"], details={"errors": errors})
+        problem = err["msg"].removeprefix(_VALUE_ERROR)
+        errors.append({"field": field, "message": problem, "type": err["type"]})
+    if not errors:
+        errors.append({"field": prefix, "message": "invalid", "type": "invalid"})
+    clauses = [f"{_where(prefix, e['field'])}: {e['message']}" for e in errors]
+    message = "; ".join(clauses[:MAX_MESSAGE_PROBLEMS])
+    if len(clauses) > MAX_MESSAGE_PROBLEMS:
+        message += f"; and {len(clauses) - MAX_MESSAGE_PROBLEMS} more"
+    return ValidationFailed(message, field=errors[0]["field"], details={"errors": errors})
+
+
+def _where(prefix: str, field: str) -> str:
+    return prefix if field == prefix else f"{prefix}.{field}"
 
 
 def as_action_failure(exc: BaseException) -> ActionFailure:

@@ -522,7 +522,13 @@ class Pipeline:
             due_in = min(self._cap(result.check_after), max(0.0, (deadline - now).total_seconds()))
             state = redactor.data(result.state)
             if not self.ledger.wait(
-                row, owner, kind="check", due_in=due_in, state=state, deadline_at=deadline
+                row,
+                owner,
+                kind="check",
+                due_in=due_in,
+                state=state,
+                deadline_at=deadline,
+                note=redactor.text(result.note) or None,
             ):
                 return Dropped("lease lost", row)
             log.info("waiting on the vendor; next check in %.1fs", due_in)

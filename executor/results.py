@@ -9,13 +9,18 @@ from pydantic import BaseModel, ConfigDict
 
 from executor.ledger import RowSnapshot
 
+# Statuses whose row carries an error payload to show: the failure itself, the
+# failure a scheduled retry follows, or who cancelled the step.
+_WITH_ERROR = ("FAILED", "WAITING", "CANCELLED")
+
 
 class InvocationResult(BaseModel):
     """The state of one step as recorded in the ledger.
 
-    ``final`` is True once the outcome is settled (SUCCEEDED, or FAILED with no
-    retry scheduled). A FAILED result with ``error.retryable`` may still be
-    retried by enqueueing the same key again.
+    ``final`` is True once the outcome is settled (SUCCEEDED, CANCELLED, or
+    FAILED with no retry scheduled). A FAILED result with ``error.retryable``
+    may still be retried by enqueueing the same key again. ``replayed``: the
+    key was sent again after its step had ended, so nothing ran this time.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -33,26 +38,71 @@ class InvocationResult(BaseModel):
     step_path: str | None
     created_at: datetime
     completed_at: datetime | None
+    updated_at: datetime | None = None
+    replayed: bool = False
 
     @property
     def succeeded(self) -> bool:
         return self.status == "SUCCEEDED"
 
 
-def outcome_from_row(row: RowSnapshot) -> InvocationResult:
+class StepDetail(InvocationResult):
+    """One step in full (``patchbay step show``): its input, wait and attempt history.
+
+    The input is the validated input the ledger stores (secrets are never
+    inputs: actions read them from the tenant's secret store).
+    """
+
+    input: dict[str, Any] | None
+    wait: dict[str, Any] | None
+    started_at: datetime | None
+    next_check_at: datetime | None
+    deadline_at: datetime | None
+    history: list[dict[str, Any]]
+
+
+def _fields(row: RowSnapshot) -> dict[str, Any]:
+    return {
+        "key": row.key,
+        "tenant_id": row.tenant_id,
+        "action_id": row.action_id,
+        "version": row.action_version,
+        "status": row.status,
+        "final": row.final,
+        "attempt": row.attempt,
+        "output": row.output if row.status == "SUCCEEDED" else None,
+        "error": row.error if row.status in _WITH_ERROR else None,
+        "run_id": row.run_id,
+        "step_path": row.step_path,
+        "created_at": row.created_at,
+        "completed_at": row.completed_at,
+        "updated_at": row.updated_at,
+    }
+
+
+def outcome_from_row(row: RowSnapshot, *, replayed: bool = False) -> InvocationResult:
     """The public view of a ledger row (no input, no lease internals)."""
-    return InvocationResult(
-        key=row.key,
-        tenant_id=row.tenant_id,
-        action_id=row.action_id,
-        version=row.action_version,
-        status=row.status,
-        final=row.final,
-        attempt=row.attempt,
-        output=row.output if row.status == "SUCCEEDED" else None,
-        error=row.error if row.status in ("FAILED", "WAITING") else None,
-        run_id=row.run_id,
-        step_path=row.step_path,
-        created_at=row.created_at,
-        completed_at=row.completed_at,
+    return InvocationResult(**_fields(row), replayed=replayed)
+
+
+def detail_from_row(row: RowSnapshot) -> StepDetail:
+    """Everything an operator may see of a step (no lease internals)."""
+    wait = None
+    if row.status == "WAITING" and row.wait_state:
+        wait = {"kind": row.wait_state.get("kind"), "state": row.wait_state.get("state") or {}}
+    return StepDetail(
+        **_fields(row),
+        input=row.input_json,
+        wait=wait,
+        started_at=row.started_at,
+        next_check_at=row.next_check_at,
+        deadline_at=row.deadline_at,
+        history=[dict(entry) for entry in row.history],
     )
+
+
+def replay_line(result: InvocationResult) -> str:
+    """The one line saying a sent key found its step already ended and nothing ran."""
+    at = result.completed_at or result.updated_at
+    when = f" at {at.isoformat(timespec='seconds')}" if at is not None else ""
+    return f"replayed: step {result.key} already {result.status}{when}; nothing ran"

@@ -27,7 +27,9 @@ is never logged, never faulted and never rate-limited:
   defaults to 1, ``null`` = until cleared) -> 201 ``{"ok": true}``;
   a malformed one -> 400 ``{"error": "invalid_fault", "message": ...}``;
 - ``DELETE /__sandbox/faults`` -> 200 ``{"ok": true}``: clear faults;
-- ``POST /__sandbox/reset`` -> 200 ``{"ok": true}``: clear the log and the faults.
+- ``POST /__sandbox/reset`` -> 200 ``{"ok": true}``: clear the log and the faults;
+- a fake may add its own (:meth:`FakeVendor.control`), e.g. FakeNinjaOne's
+  ``POST /__sandbox/credentials``, which mints a fresh credential set.
 
 Time: every fake takes ``clock`` (default ``time.monotonic``) and ``sleep``
 (default ``time.sleep``). Delays, token expiry, job completion and rate
@@ -55,6 +57,7 @@ from urllib.parse import parse_qs, parse_qsl
 import httpx
 
 __all__ = [
+    "CONTROL_ENDPOINTS",
     "REDACTED",
     "FakeVendor",
     "Fault",
@@ -68,6 +71,19 @@ __all__ = [
 ]
 
 REDACTED = "***"
+
+CONTROL_ENDPOINTS: tuple[tuple[str, str, str], ...] = (
+    ("GET", "/__sandbox/requests", "the request log (?method=, ?path=; credentials redacted)"),
+    (
+        "POST",
+        "/__sandbox/faults",
+        'inject a fault: {"status", "body", "headers", "delay", "disconnect", "after", '
+        '"method", "path", "times"}',
+    ),
+    ("DELETE", "/__sandbox/faults", "clear the faults"),
+    ("POST", "/__sandbox/reset", "clear the request log and the faults"),
+)
+"""Every fake's control endpoints: (method, path, what it does), as the docstring says."""
 """What the HTTP export of the request log shows instead of a credential value."""
 
 # Form/JSON body fields whose values are credentials. The in-memory log keeps
@@ -573,7 +589,17 @@ class FakeVendor:
         if key == ("POST", "/__sandbox/reset"):
             self.reset()
             return json_response(200, {"ok": True})
+        own = self.control(req)
+        if own is not None:
+            return own
         return json_response(404, {"error": "not_found", "message": "No such control endpoint"})
+
+    control_endpoints: tuple[tuple[str, str, str], ...] = ()
+    """This fake's own control endpoints (method, path, what it does), served by :meth:`control`."""
+
+    def control(self, req: SandboxRequest) -> httpx.Response | None:
+        """A fake's own ``/__sandbox/...`` endpoints (runs under the lock); None: not one."""
+        return None
 
 
 _FAULT_KEYS = frozenset(

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from store.models import CalendarConnection
+from store.models import CalendarConnection, User
 
 CALENDAR_PROVIDERS = ("microsoft",)
 SYNC_DIRECTIONS = ("to_external", "from_external", "bidirectional")
@@ -66,11 +66,21 @@ def disconnect_calendar(session: Session, tenant: str, user_id: uuid.UUID, provi
     return True
 
 
-def list_calendars(session: Session, tenant: str) -> list[CalendarConnection]:
-    return list(
-        session.scalars(
-            select(CalendarConnection)
-            .where(CalendarConnection.tenant == tenant)
-            .order_by(CalendarConnection.created_at)
+def list_calendars(session: Session, tenant: str) -> list[tuple[CalendarConnection, str | None]]:
+    """The tenant's calendar connections, oldest first, each with its user's username.
+
+    The username is what people type (``calendar connect --user``); the user's
+    UUID stays on the connection row. None if the user row is gone (no foreign
+    key ties the two).
+    """
+    rows = session.execute(
+        select(CalendarConnection, User.username)
+        .outerjoin(
+            User,
+            (User.tenant == CalendarConnection.tenant)
+            & (User.user_id == CalendarConnection.user_id),
         )
+        .where(CalendarConnection.tenant == tenant)
+        .order_by(CalendarConnection.created_at, CalendarConnection.connection_id)
     )
+    return [(connection, username) for connection, username in rows]

@@ -39,7 +39,7 @@ NAMING_CONVENTION = {
 }
 
 TEAMS_INSTALL_STATUSES = ("not_configured", "install_pending", "active", "error")
-INVOCATION_STATUSES = ("QUEUED", "STARTED", "WAITING", "SUCCEEDED", "FAILED")
+INVOCATION_STATUSES = ("QUEUED", "STARTED", "WAITING", "SUCCEEDED", "FAILED", "CANCELLED")
 
 
 class Base(DeclarativeBase):
@@ -496,6 +496,8 @@ class WorkflowActionInvocation(Base):
     updated_at: Mapped[datetime] = _updated()
     # When the sweeper last re-published this step (its message may have been lost).
     redriven_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # The attempt history, the last 50 entries (``executor.history``); NULL until claimed.
+    history: Mapped[list[dict[str, Any]] | None] = mapped_column(JsonType)
 
     __table_args__ = (
         UniqueConstraint("tenant", "idempotency_key"),
@@ -503,8 +505,10 @@ class WorkflowActionInvocation(Base):
         # The sweeper's two questions: expired leases, overdue waits and old QUEUED rows.
         Index(None, "status", "lease_expires_at"),
         Index(None, "status", "next_check_at"),
+        # ``patchbay invocations``: a tenant's steps, newest first.
+        Index(None, "tenant", "created_at"),
         CheckConstraint(
-            "status IN ('QUEUED', 'STARTED', 'WAITING', 'SUCCEEDED', 'FAILED')",
+            "status IN (" + ", ".join(f"'{s}'" for s in INVOCATION_STATUSES) + ")",
             name="status",
         ),
     )

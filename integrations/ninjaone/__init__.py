@@ -12,9 +12,10 @@ from typing import Any
 from catalog.availability import rmm_integration_availability
 from catalog.modules import IntegrationModule
 from catalog.registration import Catalog, register_integration_module, register_vendor
-from catalog.vendors import Vendor
+from catalog.vendors import RequiredSecret, Vendor
 from integrations.ninjaone.actions import ACTIONS, FIND_DEVICES, PROVIDER, register_actions
 from integrations.ninjaone.client import HOSTS
+from integrations.ninjaone.connection import check_connection
 from integrations.ninjaone.credentials import (
     CLIENT_ID_NAME,
     CLIENT_SECRET_NAME,
@@ -23,14 +24,19 @@ from integrations.ninjaone.credentials import (
 )
 
 
+def sandbox_secrets(seed: Mapping[str, Any]) -> dict[str, str]:
+    """The tenant secrets that reach the sandbox's FakeNinjaOne, from its credential set."""
+    return {
+        CLIENT_ID_NAME: seed["client_id"],
+        CLIENT_SECRET_NAME: seed["client_secret"],
+        SEED_TOKEN_NAME: seed["refresh_token"],
+    }
+
+
 def connect_hints(url: str, seed: Mapping[str, Any], tenant: str) -> list[str]:
     """How to connect ``tenant`` to the sandbox's FakeNinjaOne at ``url`` (seeded with ``seed``)."""
-    return [
-        f"patchbay connect ninjaone --tenant {tenant} --url {url} "
-        f"--secret {CLIENT_ID_NAME}={seed['client_id']} "
-        f"--secret {CLIENT_SECRET_NAME}={seed['client_secret']} "
-        f"--secret {SEED_TOKEN_NAME}={seed['refresh_token']}",
-    ]
+    secrets = " ".join(f"--secret {n}={v}" for n, v in sandbox_secrets(seed).items())
+    return [f"patchbay connect ninjaone --tenant {tenant} --url {url} {secrets}"]
 
 
 VENDOR = Vendor(
@@ -38,8 +44,16 @@ VENDOR = Vendor(
     label="NinjaOne",
     connection="rmm",
     secret_names=(CLIENT_ID_NAME, CLIENT_SECRET_NAME, SEED_TOKEN_NAME, CREDENTIALS_NAME),
+    required_secrets=(
+        RequiredSecret(CLIENT_ID_NAME),
+        RequiredSecret(CLIENT_SECRET_NAME),
+        # Once connected, the stored token set stands in for the pasted refresh token.
+        RequiredSecret(SEED_TOKEN_NAME, or_stored=(CREDENTIALS_NAME,)),
+    ),
     hosts=HOSTS,
+    check=check_connection,
     connect_hints=connect_hints,
+    sandbox_secrets=sandbox_secrets,
 )
 
 MODULE = IntegrationModule(

@@ -97,7 +97,9 @@ def list_active_alerts(inp: ListActiveAlertsInput, ctx: ActionContext) -> ListAl
                 .limit(inp.limit)
             )
             alerts = [_local_alert(r) for r in rows]
-    return ListAlertsOutput(alerts=alerts, count=len(alerts))
+    return ListAlertsOutput(
+        alerts=alerts, count=len(alerts), source="ninjaone" if inp.live else "local"
+    )
 
 
 def _find_local_alert(

@@ -240,6 +240,7 @@ class NinjaOneClient(VendorClient):
                 f"the NinjaOne token lacks a scope this action needs ({description}); "
                 "reconnect with a token granted the monitoring and management scopes",
                 vendor=detail,
+                details={"vendor_error": code},
             )
         error = super().error_for(response, mutating=mutating)
         incident = _text(fields.get("incidentId"))

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 
 from pydantic import SecretStr
 
-from actionkit.context import ActionContext
+from actionkit.context import TenantContext
 from actionkit.errors import IntegrationMisconfigured
 from integrations.ninjaone.client import NinjaOneClient, RefreshTokenRejected
 
@@ -117,7 +117,7 @@ def _malformed() -> IntegrationMisconfigured:
     )
 
 
-def _required(ctx: ActionContext, name: str) -> str:
+def _required(ctx: TenantContext, name: str) -> str:
     value = ctx.secret(name)
     if value is None or not value.get_secret_value().strip():
         raise IntegrationMisconfigured(
@@ -131,7 +131,7 @@ def _required(ctx: ActionContext, name: str) -> str:
 class TenantTokens:
     """A :class:`~integrations.ninjaone.client.TokenSource` backed by the tenant's secrets."""
 
-    def __init__(self, ctx: ActionContext) -> None:
+    def __init__(self, ctx: TenantContext) -> None:
         self._ctx = ctx
         self._client_id = _required(ctx, CLIENT_ID_NAME)
         self._client_secret = _required(ctx, CLIENT_SECRET_NAME)

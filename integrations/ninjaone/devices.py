@@ -141,7 +141,9 @@ def _find_live(inp: FindDevicesInput, ctx: ActionContext) -> list[Device]:
 def find_devices(inp: FindDevicesInput, ctx: ActionContext) -> FindDevicesOutput:
     """Devices from the local mirror, or from NinjaOne with ``live`` (at most ``limit``)."""
     devices = _find_live(inp, ctx) if inp.live else _find_local(inp, ctx)
-    return FindDevicesOutput(devices=devices, count=len(devices))
+    return FindDevicesOutput(
+        devices=devices, count=len(devices), source="ninjaone" if inp.live else "local"
+    )
 
 
 def _asset_type(node_class: str | None) -> str:

@@ -54,6 +54,30 @@ DeviceId = Annotated[
 ]
 # The spec declares the uid of ``/v2/alert/{uid}`` (reset) as ``format: uuid``.
 AlertUid = UuidStr
+Limit = Annotated[
+    int, Field(ge=1, le=200, description="Return at most this many (1 to 200; 50 by default).")
+]
+Live = Annotated[
+    bool,
+    Field(
+        description=(
+            "Ask NinjaOne itself (one or more API calls) instead of the local mirror; "
+            "the mirror holds only what was synced, so an empty answer there may not be "
+            "empty at NinjaOne."
+        )
+    ),
+]
+# Where a listing came from; the same words as each device's own ``source``.
+Source = Annotated[
+    Literal["local", "ninjaone"],
+    Field(
+        description=(
+            "Where these results come from: local (the mirror: devices synced with "
+            "ninjaone.devices.sync, alerts recorded locally) or ninjaone (asked live). "
+            "Set live: true to ask NinjaOne when the mirror finds nothing."
+        )
+    ),
+]
 SearchText = Annotated[str, StringConstraints(min_length=1, max_length=255), NotBlank, StripBlank]
 RunAs = Annotated[
     str,
@@ -80,7 +104,11 @@ class _Wire(BaseModel):
 
 
 class FindDevicesInput(StrictInput):
-    """``ninjaone.devices.find``: local mirror by default, the vendor with ``live``."""
+    """Which devices to find: all filters given must match; none lists every device.
+
+    The local mirror is searched by default (only devices synced with
+    ``ninjaone.devices.sync``); ``live: true`` asks NinjaOne.
+    """
 
     device_id: DeviceId | None = None
     asset_id: Uuid | None = Field(
@@ -90,28 +118,35 @@ class FindDevicesInput(StrictInput):
         default=None,
         description="Free text matched against names (host, display, DNS); not a device filter.",
     )
-    live: bool = Field(default=False, description="Ask NinjaOne instead of the local mirror.")
-    limit: int = Field(default=50, ge=1, le=200)
+    live: Live = False
+    limit: Limit = 50
 
 
 class DeviceInput(StrictInput):
-    """An action on one device."""
+    """The one NinjaOne device the action is about."""
 
     device_id: DeviceId
 
 
 class RebootDeviceInput(StrictInput):
-    """``ninjaone.devices.reboot``."""
+    """The device to reboot, how, and why (NinjaOne logs the reason with the reboot)."""
 
     device_id: DeviceId
     mode: Literal["NORMAL", "FORCED"] = Field(
-        default="NORMAL", description="FORCED reboots even if users are logged on."
+        default="NORMAL",
+        description=(
+            "NORMAL lets the operating system close programs as usual; FORCED reboots "
+            "even if users are logged on or programs refuse to close."
+        ),
     )
-    reason: Annotated[str, StringConstraints(max_length=1000), StripBlank] | None = None
+    reason: Annotated[str, StringConstraints(max_length=1000), StripBlank] | None = Field(
+        default=None,
+        description="Why the device is rebooted; NinjaOne records it in the device's activity.",
+    )
 
 
 class RunScriptInput(StrictInput):
-    """``ninjaone.devices.run_script``: a custom script (by id) or a built-in action (by uid)."""
+    """What to run on which device: a custom script (by id) or a built-in action (by uid)."""
 
     # The published schema carries the cross-field rule the validators below enforce.
     model_config = ConfigDict(
@@ -129,16 +164,26 @@ class RunScriptInput(StrictInput):
     )
 
     device_id: DeviceId
-    type: Literal["SCRIPT", "ACTION"] = "SCRIPT"
+    type: Literal["SCRIPT", "ACTION"] = Field(
+        default="SCRIPT",
+        description=(
+            "SCRIPT: a script from the NinjaOne library, named by script_id; ACTION: a "
+            "built-in action, named by action_uid (ninjaone.devices.scripting_options lists both)."
+        ),
+    )
     script_id: int | None = Field(
         default=None,
         gt=0,
         le=MAX_INT32,
         validate_default=True,
-        description="Required when type is SCRIPT.",
+        description="The script's id in NinjaOne (its id in scripting_options); required "
+        "when type is SCRIPT.",
     )
     action_uid: Uuid | None = Field(
-        default=None, validate_default=True, description="Required when type is ACTION."
+        default=None,
+        validate_default=True,
+        description="The built-in action's uid (its uid in scripting_options); required when "
+        "type is ACTION.",
     )
     parameters: str | None = Field(
         default=None,
@@ -181,10 +226,10 @@ class RunScriptInput(StrictInput):
 
 
 class ListActiveAlertsInput(StrictInput):
-    """``ninjaone.alerts.list_active``."""
+    """How many active alerts to list, and whether to ask NinjaOne instead of the local mirror."""
 
-    limit: int = Field(default=50, ge=1, le=200)
-    live: bool = Field(default=False, description="Ask NinjaOne instead of the local mirror.")
+    limit: Limit = 50
+    live: Live = False
 
 
 class AlertInput(StrictInput):
@@ -206,7 +251,9 @@ class AlertInput(StrictInput):
         }
     )
 
-    external_alert_id: AlertUid | None = Field(default=None, description="The NinjaOne alert uid.")
+    external_alert_id: AlertUid | None = Field(
+        default=None, description="The alert's uid at NinjaOne (its external_alert_id)."
+    )
     alert_uid: AlertUid | None = Field(
         default=None,
         validate_default=True,
@@ -226,99 +273,170 @@ class AlertInput(StrictInput):
 # -- outputs ------------------------------------------------------------------------
 
 
+ExternalDeviceId = Annotated[
+    str, Field(description="The device's id at NinjaOne, as text (what device_id inputs take).")
+]
+AssetId = Annotated[
+    uuid.UUID | None,
+    Field(description="The local asset mirroring the device; null if it was never synced."),
+]
+Count = Annotated[int, Field(description="How many entries the list holds.")]
+
+
 class Device(BaseModel):
     """A device, from the local mirror (``source: local``) or from NinjaOne."""
 
-    external_device_id: str
-    asset_id: uuid.UUID | None
-    organization_id: str | None
-    hostname: str | None
-    display_name: str | None
-    dns_name: str | None
-    agent_online: bool | None = Field(description="None when the vendor does not say.")
-    last_seen_at: datetime | None
-    os_name: str | None
-    node_class: str | None
-    source: Literal["local", "ninjaone"]
+    external_device_id: ExternalDeviceId
+    asset_id: AssetId
+    organization_id: str | None = Field(
+        description="The NinjaOne organization (the MSP's client) the device belongs to."
+    )
+    hostname: str | None = Field(description="The name the operating system reports.")
+    display_name: str | None = Field(description="The name shown in NinjaOne.")
+    dns_name: str | None = Field(description="The fully qualified DNS name, if NinjaOne knows it.")
+    agent_online: bool | None = Field(
+        description="Whether the NinjaOne agent is online; null when the vendor does not say."
+    )
+    last_seen_at: datetime | None = Field(
+        description="When the agent last contacted NinjaOne (UTC)."
+    )
+    os_name: str | None = Field(description="Operating system, e.g. Windows Server 2022.")
+    node_class: str | None = Field(
+        description="NinjaOne's kind of device, e.g. WINDOWS_SERVER, WINDOWS_WORKSTATION, MAC."
+    )
+    source: Literal["local", "ninjaone"] = Field(
+        description="local: read from the mirror; ninjaone: asked live."
+    )
 
 
 class FindDevicesOutput(BaseModel):
-    devices: list[Device]
-    count: int
+    """The devices found, and where they were looked for."""
+
+    devices: list[Device] = Field(description="The devices found, at most limit of them.")
+    count: Count
+    source: Source
 
 
 class SyncDeviceOutput(BaseModel):
-    synced: bool
-    external_device_id: str
-    asset_id: uuid.UUID | None
+    """The device as now mirrored in the local assets."""
+
+    synced: bool = Field(description="True: NinjaOne answered and the local asset was updated.")
+    external_device_id: ExternalDeviceId
+    asset_id: uuid.UUID | None = Field(description="The local asset created or updated for it.")
 
 
 class RebootDeviceOutput(BaseModel):
-    reboot_requested: bool
-    external_device_id: str
+    """NinjaOne accepted the reboot request (the reboot itself happens on the device later)."""
+
+    reboot_requested: bool = Field(description="True: NinjaOne accepted the reboot request.")
+    external_device_id: ExternalDeviceId
 
 
 class ScriptOption(BaseModel):
     """A script (``type: SCRIPT``, run by ``id``) or built-in action (``ACTION``, by ``uid``)."""
 
-    id: int | None
-    uid: str | None
-    name: str | None
-    type: str
-    language: str | None = None
-    description: str | None = None
-    category_id: int | None = None
+    id: int | None = Field(description="A script's id: run_script's script_id (SCRIPT only).")
+    uid: str | None = Field(description="A built-in action's uid: run_script's action_uid.")
+    name: str | None = Field(description="The name NinjaOne shows for it.")
+    type: str = Field(description="SCRIPT (a library script) or ACTION (a built-in action).")
+    language: str | None = Field(
+        default=None, description="The script's language, e.g. PowerShell or ShellScript."
+    )
+    description: str | None = Field(
+        default=None, description="What the script does, as written in the NinjaOne library."
+    )
+    category_id: int | None = Field(
+        default=None, description="The NinjaOne script category it is filed under."
+    )
 
 
 class ScriptingOptionsOutput(BaseModel):
-    scripts: list[ScriptOption]
-    count: int
+    """What the device can run: its scripts first, then the built-in actions."""
+
+    scripts: list[ScriptOption] = Field(description="Scripts and built-in actions, each once.")
+    count: Count
 
 
 class RunScriptOutput(BaseModel):
     """The run request, and with ``wait_for_result`` the outcome NinjaOne reported."""
 
-    run_requested: bool
-    external_device_id: str
-    vendor_response: dict[str, Any] | None = None
-    completed: bool = False
-    result: str | None = Field(default=None, description="SUCCESS or FAILURE, when completed.")
-    output: str | None = None
-    exit_code: int | None = None
-    series_uid: str | None = None
-    completed_at: datetime | None = None
+    run_requested: bool = Field(description="True: NinjaOne accepted the run request.")
+    external_device_id: ExternalDeviceId
+    vendor_response: dict[str, Any] | None = Field(
+        default=None,
+        description="NinjaOne's answer to the run request, if it sent a body (usually none).",
+    )
+    completed: bool = Field(
+        default=False,
+        description="True when the step waited (wait_for_result) and the run finished.",
+    )
+    result: str | None = Field(
+        default=None, description="SUCCESS or FAILURE as NinjaOne reported it, when completed."
+    )
+    output: str | None = Field(
+        default=None, description="What the script printed, as NinjaOne logged it, when completed."
+    )
+    exit_code: int | None = Field(
+        default=None, description="The script's exit code, when completed and reported."
+    )
+    series_uid: str | None = Field(
+        default=None, description="NinjaOne's id of the run's activity series (its log entries)."
+    )
+    completed_at: datetime | None = Field(
+        default=None, description="When NinjaOne logged the result (UTC), when completed."
+    )
 
 
 class Alert(BaseModel):
     """An alert, from the local mirror or NinjaOne (there ``alert_id`` is the vendor uid)."""
 
-    alert_id: str
-    external_alert_id: str
-    status: str
-    severity: str | None
-    priority: str | None
-    title: str | None
-    message: str | None
-    device_id: str | None
-    asset_id: uuid.UUID | None
-    source_type: str | None
-    created_at: datetime | None
-    updated_at: datetime | None
-    acknowledged: bool
+    alert_id: str = Field(
+        description="What alerts.get and alerts.reset take as alert_uid: the local id, or the "
+        "NinjaOne uid for an alert asked live."
+    )
+    external_alert_id: str = Field(description="The alert's uid at NinjaOne.")
+    status: str = Field(description="active, or acknowledged once reset.")
+    severity: str | None = Field(
+        description="The severity NinjaOne gives it, e.g. CRITICAL, MAJOR, NONE."
+    )
+    priority: str | None = Field(
+        description="The priority NinjaOne gives it, e.g. HIGH, MEDIUM, NONE."
+    )
+    title: str | None = Field(description="A short name: the condition or subject that fired.")
+    message: str | None = Field(description="NinjaOne's text describing what happened.")
+    device_id: str | None = Field(description="The NinjaOne id of the device the alert is on.")
+    asset_id: uuid.UUID | None = Field(
+        description="The local asset mirroring that device; null if it was never synced."
+    )
+    source_type: str | None = Field(
+        description="What raised the alert, e.g. CONDITION_AGENT_CPU (a policy condition)."
+    )
+    created_at: datetime | None = Field(description="When the alert was raised (UTC).")
+    updated_at: datetime | None = Field(description="When the alert last changed (UTC).")
+    acknowledged: bool = Field(description="True once it was reset (acknowledged).")
 
 
 class ListAlertsOutput(BaseModel):
-    alerts: list[Alert]
-    count: int
+    """The active alerts found, newest first, and where they were looked for."""
+
+    alerts: list[Alert] = Field(description="The active alerts, newest first.")
+    count: Count
+    source: Source
 
 
 class GetAlertOutput(BaseModel):
-    alert: Alert
+    """The alert asked for."""
+
+    alert: Alert = Field(description="The alert, from the local mirror or else from NinjaOne.")
 
 
 class ResetAlertOutput(BaseModel):
-    acknowledged: bool
-    alert_id: str
+    """NinjaOne reset the alert; a mirrored one is marked acknowledged locally too."""
+
+    acknowledged: bool = Field(description="True: NinjaOne accepted the reset.")
+    alert_id: str = Field(
+        description="The local alert id if the alert is mirrored, else its NinjaOne uid."
+    )
 
 
 # -- wire ---------------------------------------------------------------------------

@@ -44,6 +44,14 @@ def connect_hints(url: str, seed: Mapping[str, Any], tenant: str) -> list[str]:
     ]
 
 
+def sandbox_secrets(seed: Mapping[str, Any]) -> dict[str, str]:
+    """The tenant secrets that reach the sandbox's FakeMicrosoft, from its credential set."""
+    return {
+        CLIENT_ID_SECRET_NAME: seed["client_id"],
+        CLIENT_SECRET_SECRET_NAME: seed["client_secret"],
+    }
+
+
 # Microsoft 365 (identity platform + Graph), whose calendars the sync writes to.
 # Connected per user (``patchbay calendar connect``), not per tenant.
 MICROSOFT_VENDOR = Vendor(
@@ -53,6 +61,7 @@ MICROSOFT_VENDOR = Vendor(
     secret_names=(CLIENT_ID_SECRET_NAME, CLIENT_SECRET_SECRET_NAME, TOKEN_SECRET_NAME),
     hosts=HostRules(known=LOGIN_HOSTS.known + GRAPH_HOSTS.known, custom_hosts=False),
     connect_hints=connect_hints,
+    sandbox_secrets=sandbox_secrets,
 )
 
 CREATE_ENTRY = ActionSpec(
@@ -83,7 +92,14 @@ SYNC_CALENDAR = ActionSpec(
     # Create is deduplicated by Graph's transactionId and update is idempotent.
     safe_to_repeat=True,
     internal=True,
-    ui=ActionUI(label="Sync schedule entry to calendars", category="Business Operations"),
+    ui=ActionUI(
+        label="Sync schedule entry to calendars",
+        description=(
+            "Create or update the entry's event in each assignee's connected Microsoft 365 "
+            "calendar; run by patchbay after an entry is created."
+        ),
+        category="Business Operations",
+    ),
 )
 
 

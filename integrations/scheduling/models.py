@@ -95,8 +95,13 @@ class Window(StrictInput):
         }
     )
 
-    start: DateTimeOptionalOffset
-    end: DateTimeOptionalOffset
+    start: DateTimeOptionalOffset = Field(
+        description="When the work starts: an RFC 3339 date-time, e.g. 2026-12-01T09:00:00Z; "
+        "the UTC offset may be left out when timezone is given."
+    )
+    end: DateTimeOptionalOffset = Field(
+        description="When the work ends (after start), written like start."
+    )
     timezone: TimeZoneName | None = Field(
         default=None, description="IANA zone (e.g. Europe/Berlin) for times given without offset."
     )
@@ -119,8 +124,10 @@ class Window(StrictInput):
 class Link(StrictInput):
     """The work item the entry is for."""
 
-    type: Literal["ticket", "project_task"]
-    id: Uuid
+    type: Literal["ticket", "project_task"] = Field(
+        description="ticket or project_task: which kind of work item id names."
+    )
+    id: Uuid = Field(description="The ticket's or project task's id in this tenant.")
 
 
 class CreateEntryInput(StrictInput):
@@ -130,13 +137,25 @@ class CreateEntryInput(StrictInput):
         min_length=1,
         max_length=50,
         json_schema_extra={"uniqueItems": True},
-        description="Each user once (two spellings of one id count once).",
+        description=(
+            "The technicians to book (users with the Technician role, 1 to 50), each once "
+            "(two spellings of one id count once)."
+        ),
     )
-    title: Annotated[str, StringConstraints(min_length=1, max_length=512), NotBlank, StripBlank]
+    title: Annotated[str, StringConstraints(min_length=1, max_length=512), NotBlank, StripBlank] = (
+        Field(description="What the board and the calendars show, e.g. Replace disk on DC01.")
+    )
     window: Window
-    link: Link | None = None
-    status: EntryStatus = "scheduled"
-    notes: Annotated[str, StringConstraints(max_length=10_000), StripBlank] | None = None
+    link: Link | None = Field(
+        default=None, description="The ticket or project task the work is for; none: ad-hoc work."
+    )
+    status: EntryStatus = Field(
+        default="scheduled",
+        description="The entry's status on creation (cancelled and completed come later).",
+    )
+    notes: Annotated[str, StringConstraints(max_length=10_000), StripBlank] | None = Field(
+        default=None, description="Free text for the technicians, shown with the entry."
+    )
     conflict_mode: Literal["fail", "shift", "override"] = Field(
         default="fail",
         description=(
@@ -166,30 +185,43 @@ class CreateEntryInput(StrictInput):
 class CreateEntryOutput(BaseModel):
     """The entry as created (after any shift)."""
 
-    entry_id: uuid.UUID
-    assigned_user_ids: list[uuid.UUID]
-    start: datetime
-    end: datetime
-    status: str
-    work_item_type: str
-    work_item_id: uuid.UUID | None
-    shifted: bool = False
-    conflicting_entry_ids: list[uuid.UUID] = Field(default_factory=list)
+    entry_id: uuid.UUID = Field(description="The new schedule entry's id.")
+    assigned_user_ids: list[uuid.UUID] = Field(description="The technicians booked, each once.")
+    start: datetime = Field(description="When the work starts (UTC), after any shift.")
+    end: datetime = Field(description="When the work ends (UTC), after any shift.")
+    status: str = Field(description="The entry's status, e.g. scheduled.")
+    work_item_type: str = Field(description="ticket, project_task, or ad_hoc without a link.")
+    work_item_id: uuid.UUID | None = Field(
+        description="The linked ticket's or project task's id; null for ad-hoc work."
+    )
+    shifted: bool = Field(
+        default=False, description="True when conflict_mode shift moved the entry to a free window."
+    )
+    conflicting_entry_ids: list[uuid.UUID] = Field(
+        default_factory=list,
+        description="With conflict_mode override: the entries it overlaps, recorded as conflicts.",
+    )
 
 
 class SyncCalendarInput(StrictInput):
     """Push one schedule entry to its assignees' external calendars."""
 
-    entry_id: Uuid
+    entry_id: Uuid = Field(description="The schedule entry to push (scheduling.create_entry's).")
 
 
 class SyncedEvent(BaseModel):
-    user_id: uuid.UUID
-    connection_id: uuid.UUID
-    external_event_id: str
-    created: bool
+    """One assignee's calendar event for the entry."""
+
+    user_id: uuid.UUID = Field(description="The assignee whose calendar holds the event.")
+    connection_id: uuid.UUID = Field(description="The calendar connection written to.")
+    external_event_id: str = Field(description="The event's id in that calendar (Graph's id).")
+    created: bool = Field(description="True: the event was created now; false: it was updated.")
 
 
 class SyncCalendarOutput(BaseModel):
-    entry_id: uuid.UUID
-    synced: list[SyncedEvent]
+    """The calendar events now holding the entry, one per connected assignee."""
+
+    entry_id: uuid.UUID = Field(description="The schedule entry that was pushed.")
+    synced: list[SyncedEvent] = Field(
+        description="One event per assignee with an active calendar connection."
+    )

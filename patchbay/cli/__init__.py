@@ -1,107 +1,184 @@
 """The ``patchbay`` command line: tenant admin, catalog views, executor, sandbox and demo.
 
-Exit codes: 0 success, 1 a run that failed, 2 bad usage (unknown tenant or
-provider, malformed option). Bad usage is reported as one line on stderr and
-writes nothing.
+Exit codes: 0 success, 1 a run that failed, 2 bad usage or a configuration
+problem (unknown tenant or provider, malformed option, a database or broker
+that cannot be used). Those are reported as one line ``error: ...`` on
+stderr and write nothing.
 
-The commands live in one module per audience (``admin``, ``views``,
-``runner``, ``sandbox``; what they share in ``common``) as plain functions.
-This module alone registers them: the whole command tree is the list below,
-in the order ``patchbay --help`` shows it (Typer lists commands in the order
-they are registered, then the sub-apps).
+The commands live in one module per audience (``admin``, ``connections``,
+``views``, ``runner``, ``sandbox``; what they share in ``common``) as plain
+Typer functions. This module alone registers them, in ``COMMANDS``: the
+whole command tree, in the order ``patchbay --help`` shows it. Each entry
+names ``module:function`` and the command's short help (the first line of
+its docstring; ``tests/cli/test_startup.py`` checks they agree), so that
+``--help`` lists every command without importing any of them
+(``patchbay.cli.lazy``).
 """
 
 from __future__ import annotations
 
 import typer
 
-from patchbay.cli import admin, runner, sandbox, views
-from patchbay.cli.admin import (
-    check_vendor_url,
-    parse_secret_option,
-    vendor_host_rules,
-)
-from patchbay.cli.common import (
-    EMBEDDED_REFUSAL,
-    JsonFlag,
-    SecretsOption,
-    TenantOption,
-    UsageError,
-    fail_usage,
-    print_json,
-    stderr,
-    stdout,
-)
-from patchbay.cli.runner import FLOWER_NO_AUTH_WARNING
+from patchbay.cli.lazy import Cmd, RootGroup, Sub, pause_gc
 
-__all__ = [
-    "EMBEDDED_REFUSAL",
-    "FLOWER_NO_AUTH_WARNING",
-    "JsonFlag",
-    "SecretsOption",
-    "TenantOption",
-    "UsageError",
-    "app",
-    "calendar_app",
-    "check_vendor_url",
-    "db_app",
-    "fail_usage",
-    "main",
-    "parse_secret_option",
-    "print_json",
-    "stderr",
-    "stdout",
-    "tenant_app",
-    "user_app",
-    "vendor_host_rules",
-]
+__all__ = ["COMMANDS", "app", "main"]
+
+ADMIN = "patchbay.cli.admin"
+CONNECTIONS = "patchbay.cli.connections"
+VIEWS = "patchbay.cli.views"
+RUNNER = "patchbay.cli.runner"
+SANDBOX = "patchbay.cli.sandbox"
+STEPS = "patchbay.cli.steps"
+
+# To add a command: an entry here, ``Cmd("<module>:<function>", "<first docstring line>")``;
+# a group of commands is ``Sub("<help>", {name: Cmd(...), ...})``.
+COMMANDS: dict[str, Cmd | Sub] = {
+    "connect": Cmd(
+        f"{CONNECTIONS}:connect_cmd",
+        "Check a tenant's credentials with the vendor, then store the connection and secrets.",
+    ),
+    "disconnect": Cmd(
+        f"{CONNECTIONS}:disconnect_cmd",
+        "Mark an integration disconnected (its tile leaves the palette).",
+    ),
+    "catalog": Cmd(
+        f"{VIEWS}:catalog_cmd",
+        "The designer catalog for a tenant: every group, app tiles flagged available or not.",
+    ),
+    "palette": Cmd(
+        f"{VIEWS}:palette_cmd",
+        "The tiles a tenant may add steps from (connected integrations only).",
+    ),
+    "schemas": Cmd(
+        f"{VIEWS}:schemas_cmd",
+        "Actions and their summaries; with --action, every input and output field explained.",
+    ),
+    "worker": Cmd(
+        f"{RUNNER}:worker_cmd", "Run a Celery worker for patchbay's queues (needs a shared broker)."
+    ),
+    "flower": Cmd(
+        f"{RUNNER}:flower_cmd",
+        "Run Flower against patchbay's broker (task states, custom events, rate limits).",
+    ),
+    "run": Cmd(
+        f"{RUNNER}:run_cmd",
+        "Run one action and print its outcome as JSON (exit 0 SUCCEEDED, 1 FAILED, 2 bad usage).",
+    ),
+    "invocations": Cmd(
+        f"{STEPS}:invocations_cmd",
+        "The invocation ledger of a tenant: every step, its status, attempt and outcome.",
+    ),
+    "step": Sub(
+        "One step of the ledger: show it, cancel it, run it again.",
+        {
+            "show": Cmd(
+                f"{STEPS}:step_show",
+                "One step in full: action, status, input, outcome, wait and attempt history.",
+            ),
+            "cancel": Cmd(
+                f"{STEPS}:step_cancel",
+                "Cancel a WAITING or QUEUED step: it ends CANCELLED and its pending re-check "
+                "runs nothing.",
+            ),
+            "retry": Cmd(
+                f"{STEPS}:step_retry",
+                "Run an ended step (FAILED or CANCELLED) again after confirmation, with a fresh "
+                "budget.",
+            ),
+        },
+    ),
+    "sandbox": Cmd(
+        f"{SANDBOX}:sandbox_app",
+        "Serve every fake vendor on loopback until Ctrl-C, and print how to connect to them.",
+    ),
+    "demo": Cmd(
+        f"{SANDBOX}:demo_cmd", "Run the embedded demo (its own data directory; safe to run again)."
+    ),
+    "db": Sub(
+        "Database schema.",
+        {
+            "upgrade": Cmd(
+                f"{ADMIN}:db_upgrade", "Create or upgrade the schema at PATCHBAY_DATABASE_URL."
+            ),
+            "current": Cmd(
+                f"{ADMIN}:db_current", "Print the schema revision of the database and of this code."
+            ),
+        },
+    ),
+    "tenant": Sub(
+        "Tenants.",
+        {
+            "create": Cmd(f"{ADMIN}:tenant_create", "Create a tenant."),
+            "list": Cmd(
+                f"{ADMIN}:tenant_list", "List tenants and which integrations each has connected."
+            ),
+        },
+    ),
+    "connections": Sub(
+        "Tenants' vendor connections.",
+        {
+            "test": Cmd(
+                f"{CONNECTIONS}:connections_test_cmd",
+                "Check every connected vendor's stored credentials again "
+                "(exit 1 if any check fails).",
+            ),
+        },
+    ),
+    "user": Sub(
+        "Users (technicians).",
+        {
+            "add": Cmd(f"{ADMIN}:user_add", "Add an internal user; prints its id."),
+            "list": Cmd(f"{ADMIN}:user_list", "The tenant's users and roles."),
+        },
+    ),
+    "calendar": Sub(
+        "Users' external calendars (schedule entries are pushed there).",
+        {
+            "connect": Cmd(
+                f"{ADMIN}:calendar_connect",
+                "Push a user's schedule entries to their Microsoft 365 calendar (Graph).",
+            ),
+            "disconnect": Cmd(
+                f"{ADMIN}:calendar_disconnect", "Stop pushing a user's entries to their calendar."
+            ),
+            "list": Cmd(
+                f"{ADMIN}:calendar_list",
+                "The tenant's calendar connections, by username (--json adds the ids).",
+            ),
+        },
+    ),
+}
+
+
+class PatchbayGroup(RootGroup):
+    """``patchbay``: the command tree of ``COMMANDS``."""
+
+    table = COMMANDS
+
 
 app = typer.Typer(
+    cls=PatchbayGroup,
     name="patchbay",
     help="MSP workflow actions on the tools an MSP already runs.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     rich_markup_mode=None,
     pretty_exceptions_enable=False,
 )
-app.command("connect")(admin.connect_cmd)
-app.command("disconnect")(admin.disconnect_cmd)
-app.command("catalog")(views.catalog_cmd)
-app.command("palette")(views.palette_cmd)
-app.command("schemas")(views.schemas_cmd)
-app.command("worker")(runner.worker_cmd)
-app.command("flower")(runner.flower_cmd)
-app.command("run")(runner.run_cmd)
-app.command("invocations")(views.invocations_cmd)
-app.command("sandbox")(sandbox.sandbox_cmd)
-app.command("demo")(sandbox.demo_cmd)
 
-db_app = typer.Typer(help="Database schema.", no_args_is_help=True, rich_markup_mode=None)
-db_app.command("upgrade")(admin.db_upgrade)
-db_app.command("current")(admin.db_current)
-app.add_typer(db_app, name="db")
 
-tenant_app = typer.Typer(help="Tenants.", no_args_is_help=True, rich_markup_mode=None)
-tenant_app.command("create")(admin.tenant_create)
-tenant_app.command("list")(admin.tenant_list)
-app.add_typer(tenant_app, name="tenant")
+@app.callback()
+def _root() -> None:
+    # A callback makes Typer build the group (PatchbayGroup) even with no command
+    # registered on it; the commands come from COMMANDS.
+    pass
 
-user_app = typer.Typer(help="Users (technicians).", no_args_is_help=True, rich_markup_mode=None)
-user_app.command("add")(admin.user_add)
-user_app.command("list")(admin.user_list)
-app.add_typer(user_app, name="user")
 
-calendar_app = typer.Typer(
-    help="Users' external calendars (schedule entries are pushed there).",
-    no_args_is_help=True,
-    rich_markup_mode=None,
-)
-calendar_app.command("connect")(admin.calendar_connect)
-calendar_app.command("disconnect")(admin.calendar_disconnect)
-calendar_app.command("list")(admin.calendar_list)
-app.add_typer(calendar_app, name="calendar")
+# Seconds a command starts without the cyclic garbage collector (``pause_gc``).
+GC_PAUSE = 2.0
 
 
 def main() -> None:
     """Console-script entry point."""
-    app()
+    pause_gc(GC_PAUSE)
+    app(prog_name="patchbay")  # also as `python -m patchbay`

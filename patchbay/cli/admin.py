@@ -1,21 +1,17 @@
-"""Tenant-admin commands: ``db``, ``tenant``, ``user``, ``calendar``, ``connect``, ``disconnect``.
+"""Tenant-admin commands: ``db``, ``tenant``, ``user``, ``calendar``.
 
-Also where a vendor URL given to ``connect`` or ``calendar connect`` is
-checked against the outbound policy (``check_vendor_url``).
+``connect``, ``disconnect`` and ``connections test`` are in ``connections``,
+with the checks of a vendor URL and of ``--secret`` that ``calendar connect``
+shares.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Annotated, Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from pydantic import SecretStr
-from rich.table import Table
 
-from actionkit.outbound import HostRules, OutboundPolicy, OutboundURLRefused
-from catalog.registration import Catalog
-from catalog.vendors import Vendor
 from executor.settings import Settings
 from integrations.scheduling.graph import GRAPH_HOSTS, LOGIN_HOSTS
 from patchbay.cli.common import (
@@ -29,13 +25,18 @@ from patchbay.cli.common import (
     require_tenant_or_exit,
     stdout,
 )
-from patchbay.runtime import Runtime
+from patchbay.cli.connections import check_vendor_url, connection_kinds, parse_secret_option
+from patchbay.cli.tables import FitTable, WideFlag
 from store import Store, db
 from store import connections as conn
 from store.calendars import connect_calendar, disconnect_calendar, list_calendars
-from store.secrets import check_secret_name
 from store.tenants import TenantError, create_tenant, list_tenants, require_tenant
 from store.users import create_user, find_user, list_users
+
+if TYPE_CHECKING:
+    from pydantic import SecretStr
+
+    from patchbay.runtime import Runtime
 
 # -- db -----------------------------------------------------------------------
 
@@ -83,7 +84,7 @@ def tenant_create(
     typer.echo(f"created tenant {tenant_id}")
 
 
-def tenant_list(as_json: JsonFlag = False) -> None:
+def tenant_list(as_json: JsonFlag = False, wide: WideFlag = False) -> None:
     """List tenants and which integrations each has connected."""
     with command_runtime() as rt, rt.store.sessions() as session:
         rows: list[dict[str, Any]] = []
@@ -94,10 +95,10 @@ def tenant_list(as_json: JsonFlag = False) -> None:
     if as_json:
         print_json(rows)
         return
-    table = Table("tenant", "name", "connected")
+    table = FitTable(("tenant", "name", "connected"), idents=("tenant", "connected"))
     for row in rows:
-        table.add_row(str(row["tenant"]), str(row["name"]), ", ".join(row["connected"]) or "-")
-    stdout.print(table)
+        table.add(str(row["tenant"]), str(row["name"] or "-"), "\n".join(row["connected"]) or "-")
+    table.print(stdout, wide=wide)
 
 
 # -- users and calendars --------------------------------------------------------
@@ -133,7 +134,7 @@ def user_add(
     typer.echo(str(user_id))
 
 
-def user_list(tenant: TenantOption, as_json: JsonFlag = False) -> None:
+def user_list(tenant: TenantOption, as_json: JsonFlag = False, wide: WideFlag = False) -> None:
     """The tenant's users and roles."""
     with command_runtime() as rt, rt.store.sessions() as session:
         require_tenant_or_exit(session, tenant)
@@ -150,13 +151,14 @@ def user_list(tenant: TenantOption, as_json: JsonFlag = False) -> None:
     if as_json:
         print_json(rows)
         return
-    table = Table("user id", "username", "email", "roles")
+    # Email and roles share a column, so the ids people type next (username,
+    # user id) keep their full width at 80 columns.
+    table = FitTable(("username", "user id", "email, roles"), idents=("username", "user id"))
     for r in rows:
-        roles: Any = r["roles"]
-        table.add_row(
-            str(r["user_id"]), str(r["username"]), str(r["email"] or "-"), ", ".join(roles) or "-"
-        )
-    stdout.print(table)
+        roles = ", ".join(r["roles"]) or "no roles"
+        state = "" if r["active"] else ", inactive"
+        table.add(str(r["username"]), str(r["user_id"]), f"{r['email'] or '-'}\n{roles}{state}")
+    table.print(stdout, wide=wide)
 
 
 def calendar_connect(
@@ -188,34 +190,68 @@ def calendar_connect(
         secrets = [parse_secret_option(raw) for raw in secret or []]
     except UsageError as exc:
         fail_usage(str(exc))
-    settings: dict[str, Any] = {"aad_tenant": aad_tenant}
     with command_runtime() as rt:
-        if login_url:
-            settings["login_url"] = check_vendor_url(login_url, LOGIN_HOSTS, rt.settings)
-        if graph_url:
-            settings["graph_url"] = check_vendor_url(graph_url, GRAPH_HOSTS, rt.settings)
-        try:
-            with rt.store.sessions.begin() as session:
-                require_tenant(session, tenant)
-                found = find_user(session, tenant, user)
-                if found is None:
-                    raise TenantError(f"unknown user {user!r} in tenant {tenant!r}")
-                connection = connect_calendar(
-                    session,
-                    tenant,
-                    found.user_id,
-                    provider="microsoft",
-                    account=account,
-                    calendar_id=calendar_id,
-                    direction=direction,
-                    settings=settings,
-                )
-                for name, value in secrets:
-                    rt.store.secrets.database.set_in(session, tenant, name, value)
-                connection_id = connection.connection_id
-        except (TenantError, ValueError) as exc:
-            fail_usage(str(exc))
-    typer.echo(f"calendar connected for {user} ({account}): {connection_id}")
+        line = connect_user_calendar(
+            rt,
+            tenant,
+            user,
+            account=account,
+            aad_tenant=aad_tenant,
+            calendar_id=calendar_id,
+            direction=direction,
+            login_url=login_url,
+            graph_url=graph_url,
+            secrets=secrets,
+        )
+    typer.echo(line)
+
+
+def connect_user_calendar(
+    rt: Runtime,
+    tenant: str,
+    user: str,
+    *,
+    account: str,
+    aad_tenant: str,
+    calendar_id: str | None = None,
+    direction: str = "to_external",
+    login_url: str | None = None,
+    graph_url: str | None = None,
+    secrets: Sequence[tuple[str, SecretStr]] = (),
+) -> str:
+    """Connect ``user``'s Microsoft 365 calendar as ``calendar connect`` does; the line to print.
+
+    The connection (one per user: connecting again updates it) and the given
+    tenant secrets are stored in one transaction. An unknown tenant or user, a
+    refused URL or a bad direction exits 2 with nothing stored.
+    """
+    settings: dict[str, Any] = {"aad_tenant": aad_tenant}
+    if login_url:
+        settings["login_url"] = check_vendor_url(login_url, LOGIN_HOSTS, rt.settings)
+    if graph_url:
+        settings["graph_url"] = check_vendor_url(graph_url, GRAPH_HOSTS, rt.settings)
+    try:
+        with rt.store.sessions.begin() as session:
+            require_tenant(session, tenant)
+            found = find_user(session, tenant, user)
+            if found is None:
+                raise TenantError(f"unknown user {user!r} in tenant {tenant!r}")
+            connection = connect_calendar(
+                session,
+                tenant,
+                found.user_id,
+                provider="microsoft",
+                account=account,
+                calendar_id=calendar_id,
+                direction=direction,
+                settings=settings,
+            )
+            for name, value in secrets:
+                rt.store.secrets.database.set_in(session, tenant, name, value)
+            connection_id = connection.connection_id
+    except (TenantError, ValueError) as exc:
+        fail_usage(str(exc))
+    return f"calendar connected for {user} ({account}): {connection_id}"
 
 
 def calendar_disconnect(
@@ -236,196 +272,33 @@ def calendar_disconnect(
     typer.echo(("disconnected" if changed else "was not connected:") + f" calendar of {user}")
 
 
-def calendar_list(tenant: TenantOption, as_json: JsonFlag = False) -> None:
-    """The tenant's calendar connections."""
+def calendar_list(tenant: TenantOption, as_json: JsonFlag = False, wide: WideFlag = False) -> None:
+    """The tenant's calendar connections, by username (--json adds the ids)."""
     with command_runtime() as rt, rt.store.sessions() as session:
         require_tenant_or_exit(session, tenant)
         rows = [
             {
                 "connection_id": str(c.connection_id),
                 "user_id": str(c.user_id),
+                "username": username,
                 "provider": c.provider,
                 "account": c.external_account,
                 "direction": c.sync_direction,
                 "active": c.is_active,
             }
-            for c in list_calendars(session, tenant)
+            for c, username in list_calendars(session, tenant)
         ]
     if as_json:
         print_json(rows)
         return
-    table = Table("connection", "user", "account", "direction", "active")
+    # Nothing takes a connection id (calendar disconnect takes --user): it is in --json only.
+    table = FitTable(("user", "provider", "account", "direction", "active"), idents=("user",))
     for r in rows:
-        table.add_row(
-            str(r["connection_id"]),
-            str(r["user_id"]),
+        table.add(
+            str(r["username"] or r["user_id"]),
+            str(r["provider"]),
             str(r["account"] or "-"),
             str(r["direction"]),
-            str(r["active"]),
+            "yes" if r["active"] else "no",
         )
-    stdout.print(table)
-
-
-# -- connections --------------------------------------------------------------
-
-
-def parse_secret_option(raw: str) -> tuple[str, SecretStr]:
-    """``NAME=VALUE`` or ``NAME=@file``; raises UsageError (never quoting the value)."""
-    name, sep, value = raw.partition("=")
-    if not sep or not name:
-        raise UsageError("--secret must look like NAME=VALUE or NAME=@file")
-    try:
-        check_secret_name(name)
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
-    if value.startswith("@"):
-        path = Path(value[1:])
-        try:
-            value = path.read_text().rstrip("\n")
-        except OSError as exc:
-            raise UsageError(f"--secret {name}: cannot read {path}: {exc.strerror}") from None
-    if not value:
-        raise UsageError(f"--secret {name}: the value is empty")
-    return name, SecretStr(value)
-
-
-def vendor_host_rules(rt: Runtime, provider: str) -> HostRules:
-    """Where ``provider``'s API may live, as its package declares (``catalog.vendors``)."""
-    vendor = rt.catalog.vendors.get(provider)
-    return vendor.hosts if vendor is not None else HostRules()
-
-
-def check_vendor_url(
-    url: str, rules: HostRules, settings: Settings, *, allow_custom_host: bool = False
-) -> str:
-    """``url`` (https:// assumed when it names no scheme) if the outbound policy allows it.
-
-    Resolves the host unless it is one of the vendor's known hosts: a custom
-    host that resolves to a loopback, private or link-local address is refused
-    here, and again before every request. Exits 2 naming the reason otherwise;
-    the message never quotes a password the URL carried.
-    """
-    text = url.strip()
-    candidate = text if "://" in text else f"https://{text}"
-    policy = OutboundPolicy(rules, allow_custom_host=allow_custom_host, sandbox=settings.sandbox)
-    try:
-        parsed = policy.check_url(candidate)
-        if not rules.matches(parsed.host):
-            policy.check_url(candidate, resolve=True)
-    except OutboundURLRefused as exc:
-        fail_usage(f"refusing the vendor URL: {exc.message}")
-    return text
-
-
-def connection_kinds(catalog: Catalog) -> list[tuple[str, conn.ConnectionKind]]:
-    """Every vendor ``patchbay connect`` takes, with the rows that mark it connected."""
-    return [(v.provider, v.connection) for v in catalog.vendors.connectable() if v.connection]
-
-
-def connectable_vendor(rt: Runtime, provider: str) -> Vendor:
-    """The vendor ``provider`` names, if ``patchbay connect`` takes it; else exit 2."""
-    vendor = rt.catalog.vendors.get(provider)
-    if vendor is None or vendor.connection is None:
-        known = ", ".join(v.provider for v in rt.catalog.vendors.connectable())
-        fail_usage(f"unknown provider {provider!r} (known: {known})")
-    return vendor
-
-
-# Static on purpose: building the catalog here would slow every ``patchbay`` start.
-PROVIDER_HELP = (
-    "A vendor's provider name, as its integration package declares it "
-    "(e.g. ninjaone; an unknown name is refused with the list of known ones)."
-)
-
-
-def connect_cmd(
-    provider: Annotated[str, typer.Argument(help=PROVIDER_HELP)],
-    tenant: TenantOption,
-    url: Annotated[
-        str | None,
-        typer.Option(
-            "--url",
-            help="The vendor instance URL for this tenant (https; the vendor's known hosts "
-            "unless --allow-custom-host).",
-        ),
-    ] = None,
-    allow_custom_host: Annotated[
-        bool,
-        typer.Option(
-            "--allow-custom-host",
-            help="Allow a public host outside the vendor's known hosts (a private, loopback "
-            "or link-local address is refused regardless).",
-        ),
-    ] = False,
-    secret: SecretsOption = None,
-) -> None:
-    """Mark an integration connected for a tenant and store its secrets."""
-    try:
-        secrets = [parse_secret_option(raw) for raw in secret or []]
-    except UsageError as exc:
-        fail_usage(str(exc))
-    with command_runtime() as rt:
-        vendor = connectable_vendor(rt, provider)
-        if url is not None:
-            url = check_vendor_url(
-                url,
-                vendor_host_rules(rt, provider),
-                rt.settings,
-                allow_custom_host=allow_custom_host,
-            )
-        try:
-            # One transaction: the connection and its secrets land together or not at all.
-            with rt.store.sessions.begin() as session:
-                require_tenant(session, tenant)
-                conn.connect(
-                    session,
-                    tenant,
-                    provider,
-                    instance_url=url,
-                    allow_custom_host=allow_custom_host,
-                    kind=vendor.connection or "rmm",
-                )
-                for name, value in secrets:
-                    rt.store.secrets.database.set_in(session, tenant, name, value)
-        except (TenantError, conn.IntegrationConnectionError) as exc:
-            fail_usage(str(exc))
-    names = ", ".join(n for n, _ in secrets)
-    typer.echo(
-        f"connected {provider} for tenant {tenant}"
-        + (f" (secrets stored: {names})" if names else "")
-    )
-
-
-def disconnect_cmd(
-    provider: Annotated[str, typer.Argument(help=PROVIDER_HELP)],
-    tenant: TenantOption,
-    forget_secrets: Annotated[
-        bool,
-        typer.Option(
-            "--forget-secrets", help="Also delete the tenant secrets the vendor declares."
-        ),
-    ] = False,
-) -> None:
-    """Mark an integration disconnected (its tile leaves the palette)."""
-    with command_runtime() as rt:
-        vendor = connectable_vendor(rt, provider)
-        try:
-            with rt.store.sessions.begin() as session:
-                require_tenant(session, tenant)
-                changed = conn.disconnect(
-                    session, tenant, provider, kind=vendor.connection or "rmm"
-                )
-                forgotten = []
-                if forget_secrets:
-                    stored = set(rt.store.secrets.database.names(tenant))
-                    for name in vendor.secret_names:
-                        if name in stored:
-                            rt.store.secrets.database.delete_in(session, tenant, name)
-                            forgotten.append(name)
-        except TenantError as exc:
-            fail_usage(str(exc))
-    state = "disconnected" if changed else "was not connected:"
-    msg = f"{state} {provider} for tenant {tenant}"
-    if forgotten:
-        msg += f" (secrets deleted: {', '.join(forgotten)})"
-    typer.echo(msg)
+    table.print(stdout, wide=wide)

@@ -1,7 +1,10 @@
 """What every ``patchbay`` command module uses: consoles, option types, exiting on bad usage.
 
 Bad usage is one line on stderr (``error: ...``) and exit code 2; the
-helpers here that take a tenant, settings or the schema exit that way too.
+helpers here that take a tenant, settings or the schema exit that way too,
+and so does every configuration problem a command meets (``config_errors``,
+around every command). The store, the catalog and Celery are imported in
+the functions that need them: ``patchbay --help`` imports none of them.
 """
 
 from __future__ import annotations
@@ -9,16 +12,16 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
-from pydantic import ValidationError
 from rich.console import Console
 
-from executor.settings import Settings
-from patchbay.runtime import Runtime, open_runtime
-from store import SchemaOutOfDate, Store
-from store.tenants import TenantError, require_tenant
+if TYPE_CHECKING:
+    from catalog.registration import Catalog
+    from executor.settings import Settings
+    from patchbay.runtime import Runtime
+    from store import Store
 
 stdout = Console()
 stderr = Console(stderr=True)
@@ -49,6 +52,10 @@ def fail_usage(message: str) -> NoReturn:
 
 def load_settings() -> Settings:
     """The environment's settings; a malformed PATCHBAY_* variable exits 2."""
+    from pydantic import ValidationError
+
+    from executor.settings import Settings
+
     try:
         return Settings()
     except ValidationError as exc:
@@ -58,6 +65,8 @@ def load_settings() -> Settings:
 
 
 def _ensure_schema(store: Store, settings: Settings) -> None:
+    from store import SchemaOutOfDate
+
     try:
         store.ensure_schema(settings)
     except SchemaOutOfDate as exc:
@@ -66,6 +75,8 @@ def _ensure_schema(store: Store, settings: Settings) -> None:
 
 def require_tenant_or_exit(session: Any, tenant: str) -> None:
     """The tenant must exist, else exit 2 naming it."""
+    from store.tenants import TenantError, require_tenant
+
     try:
         require_tenant(session, tenant)
     except TenantError as exc:
@@ -75,11 +86,32 @@ def require_tenant_or_exit(session: Any, tenant: str) -> None:
 @contextmanager
 def command_runtime(migrate: bool = True) -> Iterator[Runtime]:
     """Settings, store and catalog for one command; configuration problems exit 2."""
+    from patchbay.runtime import open_runtime
+
     settings = load_settings()
     with open_runtime(settings, migrate=False) as rt:
         if migrate:
             _ensure_schema(rt.store, settings)
         yield rt
+
+
+@contextmanager
+def config_errors() -> Iterator[None]:
+    """Configuration and connection problems as one line ``error: ...`` with what to do, exit 2.
+
+    The one place they are mapped (``patchbay.cli.errors``); the root command
+    group runs every command inside it, so no command handles them itself.
+    Anything else propagates unchanged.
+    """
+    try:
+        yield
+    except Exception as exc:
+        from patchbay.cli.errors import describe
+
+        message = describe(exc)
+        if message is None:
+            raise
+        fail_usage(message)
 
 
 def print_json(data: Any) -> None:
@@ -95,17 +127,24 @@ EMBEDDED_REFUSAL = (
 )
 
 
-def executor_runtime(what: str, *, allow_embedded: bool) -> Any:
+def executor_runtime(
+    what: str,
+    *,
+    allow_embedded: bool,
+    settings: Settings | None = None,
+    catalog: Catalog | None = None,
+) -> Any:
     """The executor (Celery app, store, catalog) for ``what``, imported on first use.
 
     Exits 2 on the embedded memory:// broker unless ``allow_embedded``, or when
-    the schema is out of date.
+    the schema is out of date. ``settings`` and ``catalog``: ones the command
+    already has (built once).
     """
     from executor.app import ExecutorRuntime
 
-    settings = load_settings()
+    settings = settings or load_settings()
     if settings.embedded and not allow_embedded:
         fail_usage(EMBEDDED_REFUSAL.format(what=what))
-    runtime = ExecutorRuntime(settings)
+    runtime = ExecutorRuntime(settings, catalog)
     _ensure_schema(runtime.store, settings)
     return runtime

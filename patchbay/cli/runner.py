@@ -11,12 +11,14 @@ import os
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from types import SimpleNamespace
+from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import typer
 
-from executor.settings import Settings
+from actionkit.errors import ActionFailure
 from patchbay.cli.common import (
     EMBEDDED_REFUSAL,
     TenantOption,
@@ -26,6 +28,14 @@ from patchbay.cli.common import (
     load_settings,
     print_json,
 )
+from patchbay.cli.errors import describe
+from patchbay.cli.progress import ProgressReporter
+
+if TYPE_CHECKING:
+    from catalog.registration import Catalog
+    from executor.api import InvocationHandle
+    from executor.results import InvocationResult
+    from executor.settings import Settings
 
 
 def worker_cmd(
@@ -176,23 +186,36 @@ def run_cmd(
     timeout: Annotated[
         float, typer.Option("--timeout", help="Seconds to wait (more than 0).")
     ] = 120.0,
+    progress: Annotated[
+        bool | None,
+        typer.Option(
+            "--progress/--no-progress",
+            help="Print the step's progress on stderr while waiting (default: when a terminal).",
+        ),
+    ] = None,
 ) -> None:
     """Run one action and print its outcome as JSON (exit 0 SUCCEEDED, 1 FAILED, 2 bad usage)."""
-    from actionkit.errors import ActionFailure
-    from executor.api import EnqueueFailed, Executor
-    from executor.embedded import EmbeddedWorker
-
     try:
         if not timeout > 0:
             raise UsageError(f"--timeout must be more than 0 seconds, not {timeout:g}")
         data = _read_input(input_)
     except UsageError as exc:
         fail_usage(str(exc))
-    runtime = executor_runtime("patchbay run --no-wait", allow_embedded=not no_wait)
+    settings = load_settings()
+    if settings.embedded and no_wait:
+        fail_usage(EMBEDDED_REFUSAL.format(what="patchbay run --no-wait"))
+    catalog = _checked_catalog(action_id, version, data)
+    # Only now Celery: a bad request was answered without it.
+    from executor.api import EnqueueFailed, Executor
+    from executor.embedded import EmbeddedWorker
+
+    runtime = executor_runtime(
+        "patchbay run --no-wait", allow_embedded=True, settings=settings, catalog=catalog
+    )
     executor = Executor(runtime)
     if key is None and not (run_id and step_path):
         key = f"cli:{uuid.uuid4()}"
-    worker = EmbeddedWorker(runtime.app).start() if runtime.settings.embedded else None
+    worker = EmbeddedWorker(runtime.app).start() if settings.embedded else None
     try:
         try:
             handle = executor.enqueue(
@@ -207,13 +230,22 @@ def run_cmd(
         except ActionFailure as exc:
             fail_usage(f"{exc.code}: {exc.message}")
         except EnqueueFailed as exc:
+            if describe(exc) is not None:
+                raise  # the broker does not answer: one line, exit 2 (config_errors)
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(1) from None
         if no_wait:
             print_json({"key": handle.key, "tenant_id": tenant, "sent": handle.sent})
             return
+        show = sys.stderr.isatty() if progress is None else progress
+        reporter = ProgressReporter(sys.stderr, key=handle.key) if show else None
         try:
-            outcome = handle.wait(timeout)
+            outcome = wait_for_outcome(
+                handle,
+                timeout,
+                reporter=reporter,
+                consumers=runtime.consumer_count if worker is None else None,
+            )
             if worker is not None:
                 # In-process, the worker stops with this command: let the steps the
                 # outcome triggered (outbox subscriptions, e.g. calendar sync) finish.
@@ -225,8 +257,86 @@ def run_cmd(
         if worker is not None:
             worker.stop()
         runtime.close()
+    if outcome.replayed:
+        from executor.results import replay_line
+
+        typer.echo(replay_line(outcome), err=True)
     print_json(outcome.model_dump(mode="json"))
     raise typer.Exit(0 if outcome.succeeded else 1)
+
+
+def _checked_catalog(action_id: str, version: int | None, data: dict[str, Any]) -> Catalog:
+    """The catalog, once the action exists and ``data`` is valid input for it; else exit 2.
+
+    The checks ``Executor.enqueue`` makes first (``Pipeline.resolve`` and
+    ``validate_input`` read only the catalog), made before Celery is imported
+    so that a typo is answered in a fraction of the time.
+    """
+    from catalog.bootstrap import build_catalog
+    from executor.pipeline import Pipeline
+
+    catalog = build_catalog()
+    lookups = cast(Pipeline, SimpleNamespace(catalog=catalog))
+    try:
+        spec = Pipeline.resolve(lookups, action_id, version)
+        Pipeline.validate_input(lookups, spec, data)
+    except ActionFailure as exc:
+        fail_usage(f"{exc.code}: {exc.message}")
+    return catalog
+
+
+# A step still QUEUED this long on a shared broker: ask whether any worker consumes its queue.
+QUEUED_GRACE = 1.5
+
+
+def no_worker_message(queue: str, key: str) -> str:
+    """What ``run`` says when nothing consumes the step's queue (the step stays queued)."""
+    return (
+        f"no worker is consuming queue {queue}: start `patchbay worker` (step {key} stays "
+        "queued and runs when a worker starts)"
+    )
+
+
+def wait_for_outcome(
+    handle: InvocationHandle,
+    timeout: float,
+    *,
+    reporter: ProgressReporter | None = None,
+    consumers: Callable[[str], int | None] | None = None,
+) -> InvocationResult:
+    """Poll the step's ledger row until it is final; TimeoutError after ``timeout`` s.
+
+    Each read goes to ``reporter``. With ``consumers`` (a shared broker: how
+    many consume a queue, ``ExecutorRuntime.consumer_count``), a step still
+    QUEUED after ``QUEUED_GRACE`` makes one check that some worker consumes its
+    queue; if none does, exit 2 saying so.
+    """
+    from store.types import utcnow
+
+    executor = handle.executor
+    ledger = executor.runtime.pipeline.ledger
+    started = time.monotonic()
+    deadline = started + timeout
+    interval = 0.01  # ledger reads are cheap indexed reads; a fast step is seen at once
+    while True:
+        row = ledger.get(handle.tenant_id, handle.key)
+        if reporter is not None:
+            reporter.update(row, utcnow())
+        if row is not None and row.final:
+            result = handle.result()
+            assert result is not None
+            return result
+        queued_long = time.monotonic() - started >= QUEUED_GRACE
+        if consumers is not None and row is not None and row.status == "QUEUED" and queued_long:
+            queue = executor.queue_of(row)
+            if queue is not None and consumers(queue) == 0:
+                fail_usage(no_worker_message(queue, handle.key))
+            consumers = None  # asked once
+        if time.monotonic() >= deadline:
+            state = row.status if row is not None else "not started"
+            raise TimeoutError(f"step {handle.key!r} is not final after {timeout:g}s ({state})")
+        time.sleep(interval)
+        interval = min(interval * 1.3, 0.25)
 
 
 def _wait_for_follow_ups(executor: Any, tenant: str, timeout: float) -> None:
@@ -241,4 +351,4 @@ def _wait_for_follow_ups(executor: Any, tenant: str, timeout: float) -> None:
         ]
         if not pending:
             return
-        time.sleep(0.05)
+        time.sleep(0.02)

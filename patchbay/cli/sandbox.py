@@ -1,45 +1,96 @@
-"""The fake vendors and the demo: ``sandbox`` and ``demo``."""
+"""The fake vendors and the demo: ``sandbox`` (serve), ``sandbox connect`` and ``demo``.
+
+The sandbox listens on fixed ports, so a restart gives the same URLs and a
+tenant connected to it stays connected: NinjaOne on :data:`SANDBOX_PORT`,
+Microsoft on the next (``sandbox.registry.FAKES`` order), ``--port`` to move
+them. ``sandbox connect`` connects a tenant to every fake of a running
+sandbox with credentials the fakes mint for it: a tenant-wide vendor through
+``patchbay connect``'s own path (checked, stored in one transaction), a
+per-user calendar (Microsoft 365) through ``patchbay calendar connect``'s,
+for one technician (created if missing).
+"""
 
 from __future__ import annotations
 
-from typing import Annotated
+import sys
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from patchbay.cli.common import fail_usage, stdout
+from patchbay.cli.common import TenantOption, fail_usage, stdout
+
+if TYPE_CHECKING:  # the sandbox's modules load only when a sandbox command runs
+    from patchbay.sandboxes import SandboxRun
+
+SANDBOX_PORT = 8790
+"""The sandbox's default first port (NinjaOne; Microsoft on the next)."""
+SANDBOX_USER = "tech1"
+"""The technician whose calendar ``sandbox connect`` connects unless told otherwise."""
+
+PortOption = Annotated[
+    int,
+    typer.Option(
+        "--port",
+        help=f"First port: NinjaOne on it, Microsoft on the next (default {SANDBOX_PORT}; "
+        "0: any free ports).",
+    ),
+]
+
+
+def _print_sandbox(run: SandboxRun, port: int, tenant: str) -> None:
+    from sandbox.core import CONTROL_ENDPOINTS
+
+    stdout.print("[bold]patchbay sandbox[/] (fake vendors; Ctrl-C to stop)")
+    for vendor, server in run.servers.items():
+        stdout.print(f"  {vendor:10} {server.base_url}")
+    moved = "" if port == SANDBOX_PORT else f" --port {port}"
+    typer.echo(
+        f"\nConnect a tenant, and technician {SANDBOX_USER}'s Microsoft 365 calendar, to every "
+        f"fake,\nwith fresh credentials each time (another shell; {SANDBOX_USER} is created if "
+        "missing,\n--user NAME for another):"
+    )
+    typer.echo("  export PATCHBAY_SANDBOX=1")
+    typer.echo(f"  patchbay sandbox connect --tenant {tenant}{moved}")
+    typer.echo("\nOr by hand (NinjaOne's refresh token below works once: it rotates on use):")
+    for line in run.connect_lines(tenant):
+        typer.echo(f"  {line}")
+    typer.echo("\nEvery fake's admin endpoints, under its URL:")
+    for method, path, what in CONTROL_ENDPOINTS:
+        typer.echo(f"  {method:6} {path:24} {what}")
+    for name, fake in run.fakes.items():
+        for method, path, what in getattr(fake, "control_endpoints", ()):
+            typer.echo(f"  {method:6} {path:24} {what} ({name} only)")
+    sys.stdout.flush()
 
 
 def sandbox_cmd(
-    port: Annotated[
-        int, typer.Option("--port", help="First port (NinjaOne; Microsoft on the next). 0: any.")
-    ] = 0,
+    ctx: typer.Context,
+    port: PortOption = SANDBOX_PORT,
     tenant: Annotated[str, typer.Option("--tenant", help="Tenant id for the printed lines.")] = (
         "demo"
     ),
 ) -> None:
     """Serve every fake vendor on loopback until Ctrl-C, and print how to connect to them."""
+    if ctx.invoked_subcommand is not None:
+        return
     import signal
     import threading
 
-    from patchbay.sandboxes import start_sandbox
+    from patchbay.sandboxes import PortInUse, start_sandbox
 
     try:
         run = start_sandbox(port)
+    except PortInUse as exc:
+        fail_usage(
+            f"port {exc.port} is in use (the sandbox needs {port} and the ports after it): "
+            "stop what holds it (another patchbay sandbox?) or move the sandbox with --port N"
+        )
     except OSError as exc:
         fail_usage(f"cannot listen on port {port}: {exc.strerror}")
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
-        stdout.print("[bold]patchbay sandbox[/] (fake vendors; Ctrl-C to stop)")
-        for vendor, server in run.servers.items():
-            stdout.print(f"  {vendor:10} {server.base_url}")
-        stdout.print("\nConnect a tenant to them:")
-        for line in run.connect_lines(tenant):
-            typer.echo(f"  {line}")
-        stdout.print(
-            "\nFault injection and the request log: POST <url>/__sandbox/faults, "
-            "GET <url>/__sandbox/requests"
-        )
+        _print_sandbox(run, port, tenant)
         stop.wait()
     except KeyboardInterrupt:
         pass
@@ -47,8 +98,104 @@ def sandbox_cmd(
         run.stop()
 
 
+def sandbox_connect_cmd(
+    tenant: TenantOption,
+    port: Annotated[
+        int,
+        typer.Option(
+            "--port", help=f"The first port the sandbox serves on (default {SANDBOX_PORT})."
+        ),
+    ] = SANDBOX_PORT,
+    user: Annotated[
+        str,
+        typer.Option(
+            "--user",
+            help="Technician whose Microsoft 365 calendar to connect (created if missing).",
+        ),
+    ] = SANDBOX_USER,
+) -> None:
+    """Connect a tenant (created if missing) and a technician's calendar to every fake, checked."""
+    from pydantic import SecretStr
+
+    from patchbay.cli.admin import connect_user_calendar
+    from patchbay.cli.common import command_runtime
+    from patchbay.cli.connections import check_vendor_url, connect_vendor
+    from patchbay.sandboxes import NoSandbox, mint_sandbox_credentials
+    from store.calendars import CALENDAR_PROVIDERS
+    from store.tenants import TenantError, create_tenant, get_tenant
+    from store.users import create_user, find_user
+
+    if not user.strip():
+        fail_usage(f"--user must name a user (default {SANDBOX_USER})")
+    with command_runtime() as rt:
+        if not rt.settings.sandbox:
+            fail_usage(
+                "sandbox connect needs sandbox mode: export PATCHBAY_SANDBOX=1 (for every "
+                "patchbay command and worker that talks to the sandbox)"
+            )
+        try:
+            minted = mint_sandbox_credentials(port, rt.catalog)
+        except NoSandbox as exc:
+            fail_usage(
+                f"no patchbay sandbox answers at {exc.url} ({exc.reason}): start "
+                f"`patchbay sandbox{'' if port == SANDBOX_PORT else f' --port {port}'}` first"
+            )
+        try:
+            with rt.store.sessions.begin() as session:
+                created = get_tenant(session, tenant) is None
+                if created:
+                    create_tenant(session, tenant, None)
+        except TenantError as exc:
+            fail_usage(str(exc))
+        if created:
+            typer.echo(f"created tenant {tenant}")
+        for vendor, url, credentials in minted:
+            assert vendor.sandbox_secrets is not None
+            secrets = [(n, SecretStr(v)) for n, v in vendor.sandbox_secrets(credentials).items()]
+            if vendor.connectable:
+                for line in connect_vendor(
+                    rt,
+                    vendor,
+                    tenant,
+                    url=check_vendor_url(url, vendor.hosts, rt.settings),
+                    allow_custom_host=False,
+                    secrets=secrets,
+                    check=True,
+                ):
+                    typer.echo(line)
+            elif vendor.provider in CALENDAR_PROVIDERS:
+                # Connected per user: the fake's login and Graph share one URL.
+                try:
+                    with rt.store.sessions.begin() as session:
+                        added = find_user(session, tenant, user) is None
+                        if added:
+                            create_user(session, tenant, user, technician=True)
+                except TenantError as exc:
+                    fail_usage(str(exc))
+                if added:
+                    typer.echo(f"created technician {user} in tenant {tenant}")
+                typer.echo(
+                    connect_user_calendar(
+                        rt,
+                        tenant,
+                        user,
+                        account=credentials["account"],
+                        aad_tenant=credentials["tenant_id"],
+                        login_url=url,
+                        graph_url=url,
+                        secrets=secrets,
+                    )
+                )
+
+
 def demo_cmd() -> None:
     """Run the embedded demo (its own data directory; safe to run again)."""
     from patchbay.demo import run_demo
 
     raise typer.Exit(run_demo(stdout))
+
+
+sandbox_app = typer.Typer(rich_markup_mode=None, add_completion=False)
+"""``patchbay sandbox``: serves without a subcommand; ``patchbay sandbox connect``."""
+sandbox_app.callback(invoke_without_command=True)(sandbox_cmd)
+sandbox_app.command("connect")(sandbox_connect_cmd)

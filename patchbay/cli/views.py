@@ -1,41 +1,58 @@
-"""Read-only views: ``catalog``, ``palette``, ``schemas``, ``invocations``."""
+"""Read-only views: ``catalog``, ``palette``, ``schemas`` (``invocations``: ``steps``)."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
-from rich.table import Table
+from rich.text import Text
 
-from catalog.designer import CatalogRecord, action_json_schemas, designer_catalog, palette
+from actionkit.spec import AnyActionSpec
+from catalog.designer import (
+    CatalogRecord,
+    action_json_schemas,
+    designer_catalog,
+    palette,
+    public_actions,
+)
 from catalog.errors import UnknownActionError
+from catalog.schema_fields import schema_fields
 from patchbay.cli.common import (
     JsonFlag,
     TenantOption,
     command_runtime,
-    executor_runtime,
     fail_usage,
     print_json,
     require_tenant_or_exit,
     stdout,
 )
+from patchbay.cli.tables import FitTable, WideFlag
 from patchbay.runtime import Runtime
 
 
-def _records_table(records: list[CatalogRecord], title: str) -> Table:
-    table = Table(title=title)
-    for column in ("group", "label", "kind", "available", "default action", "actions"):
-        table.add_column(column)
+def _tile(record: CatalogRecord) -> str:
+    """Label, then kind and (for module tiles) whether the tenant may use it."""
+    if record.available is None:
+        return f"{record.label}\n{record.tile_kind}"
+    state = "available" if record.available else "disconnected"
+    return f"{record.label}\n{record.tile_kind}, {state}"
+
+
+def _actions_cell(record: CatalogRecord) -> str:
+    """One ``id@version`` a line, the tile's default action marked."""
+    lines = [
+        f"{a.id}@{a.version}" + (" (default)" if a.id == record.default_action_id else "")
+        for a in record.actions
+    ]
+    if record.default_action_id and all(a.id != record.default_action_id for a in record.actions):
+        lines.append(f"{record.default_action_id} (default)")
+    return "\n".join(lines) or "-"
+
+
+def _records_table(records: list[CatalogRecord], title: str) -> FitTable:
+    table = FitTable(("group", "tile", "actions"), idents=("group", "actions"), title=title)
     for r in records:
-        available = "-" if r.available is None else ("yes" if r.available else "no")
-        table.add_row(
-            r.group_key,
-            r.label,
-            r.tile_kind,
-            available,
-            r.default_action_id or "-",
-            "\n".join(f"{a.id}@{a.version}" for a in r.actions) or "-",
-        )
+        table.add(r.group_key, _tile(r), _actions_cell(r))
     return table
 
 
@@ -46,17 +63,17 @@ def _tenant_records(rt: Runtime, tenant: str, *, only_palette: bool) -> list[Cat
         return view(rt.catalog, session, tenant)
 
 
-def catalog_cmd(tenant: TenantOption, as_json: JsonFlag = False) -> None:
+def catalog_cmd(tenant: TenantOption, as_json: JsonFlag = False, wide: WideFlag = False) -> None:
     """The designer catalog for a tenant: every group, app tiles flagged available or not."""
     with command_runtime() as rt:
         records = _tenant_records(rt, tenant, only_palette=False)
     if as_json:
         print_json([r.to_json() for r in records])
     else:
-        stdout.print(_records_table(records, f"Catalog for {tenant}"))
+        _records_table(records, f"Catalog for {tenant}").print(stdout, wide=wide)
 
 
-def palette_cmd(tenant: TenantOption, as_json: JsonFlag = False) -> None:
+def palette_cmd(tenant: TenantOption, as_json: JsonFlag = False, wide: WideFlag = False) -> None:
     """The tiles a tenant may add steps from (connected integrations only)."""
     with command_runtime() as rt:
         records = _tenant_records(rt, tenant, only_palette=True)
@@ -66,58 +83,82 @@ def palette_cmd(tenant: TenantOption, as_json: JsonFlag = False) -> None:
     if not records:
         stdout.print(f"The palette of {tenant} is empty: connect an integration first.")
         return
-    stdout.print(_records_table(records, f"Palette for {tenant}"))
+    _records_table(records, f"Palette for {tenant}").print(stdout, wide=wide)
+
+
+def _fields_table(
+    spec: AnyActionSpec, part: str, schema: dict[str, Any], *, wide: bool
+) -> FitTable:
+    """One row per field of ``schema``: path, type, required, default, description.
+
+    Wide, each in a column of its own (one line per field, for grep); within
+    the terminal, the field path beside one column holding the rest (type,
+    whether required, default; then the description), so the description gets
+    most of the width instead of five narrow columns.
+    """
+    about = _prose(str(schema.get("description", "")))
+    title = f"{spec.key} {part}: {about}" if about else f"{spec.key} {part}"
+    fields = schema_fields(schema)
+    if wide:
+        table = FitTable(("field", "type", "required", "default", "description"), ("field",), title)
+        for f in fields:
+            required = "yes" if f.required else "no"
+            default = "-" if f.default is None else f.default
+            table.add(f.path, f.type, required, default, _prose(f.description) or "-")
+    else:
+        table = FitTable(("field", "type, required, default\ndescription"), ("field",), title)
+        for f in fields:
+            if f.required:
+                need = "required"
+            else:
+                need = "optional" if f.default is None else f"optional, default {f.default}"
+            table.add(f.path, f"{f.type}; {need}\n{_prose(f.description) or '-'}")
+    if not fields:
+        table.add("-", *["no fields"] * (len(table.columns) - 1))
+    return table
+
+
+def _prose(text: str) -> str:
+    """A docstring as one paragraph, with Markdown's single backticks for code."""
+    return " ".join(text.split()).replace("``", "`")
+
+
+def _print_action(spec: AnyActionSpec, *, wide: bool) -> None:
+    kind = "side-effectful" if spec.side_effectful else "read-only"
+    stdout.print(Text(f"{spec.key}: {spec.ui.label} ({kind})"))
+    if spec.ui.description:
+        stdout.print(Text(spec.ui.description))
+    for part, schema in spec.json_schemas().items():
+        stdout.print()
+        _fields_table(spec, part, schema, wide=wide).print(stdout, wide=wide)
 
 
 def schemas_cmd(
-    action: Annotated[str | None, typer.Option("--action", help="One action id.")] = None,
+    action: Annotated[
+        str | None, typer.Option("--action", help="One action id: a table of its fields.")
+    ] = None,
     as_json: JsonFlag = False,
+    wide: WideFlag = False,
 ) -> None:
-    """JSON Schemas of action inputs and outputs, per id@version."""
+    """Actions and their summaries; with --action, every input and output field explained."""
     with command_runtime(migrate=False) as rt:
         try:
-            schemas = action_json_schemas(rt.catalog, action)
+            specs = public_actions(rt.catalog, action)
         except UnknownActionError as exc:
             fail_usage(str(exc))
-    if as_json:
-        print_json(schemas)
-        return
-    if not schemas:
+        if as_json:
+            print_json(action_json_schemas(rt.catalog, action))
+            return
+    if not specs:
         stdout.print("No actions are registered.")
         return
-    table = Table("action", "input fields", "output fields")
-    for key, pair in schemas.items():
-        table.add_row(
-            key,
-            ", ".join(sorted(pair["input"].get("properties", {}))),
-            ", ".join(sorted(pair["output"].get("properties", {}))),
-        )
-    stdout.print(table)
-
-
-def invocations_cmd(
-    tenant: TenantOption,
-    run: Annotated[str | None, typer.Option("--run", help="Only this workflow run.")] = None,
-    as_json: JsonFlag = False,
-) -> None:
-    """The invocation ledger of a tenant: every step, its status, attempt and outcome."""
-    from executor.api import Executor
-
-    runtime = executor_runtime("patchbay invocations", allow_embedded=True)
-    try:
-        with runtime.store.sessions() as session:
-            require_tenant_or_exit(session, tenant)
-        rows = Executor(runtime).invocations(tenant, run_id=run)
-    finally:
-        runtime.close()
-    if as_json:
-        print_json([r.model_dump(mode="json") for r in rows])
+    if action is not None:
+        for i, spec in enumerate(specs):
+            if i:
+                stdout.print()
+            _print_action(spec, wide=wide)
         return
-    table = Table("key", "action", "status", "attempt", "outcome", title=f"Invocations of {tenant}")
-    for r in rows:
-        if r.error:
-            summary = f"{r.error.get('code')}: {r.error.get('message', '')}"[:80]
-        else:
-            summary = ", ".join(sorted(r.output or {}))[:80]
-        table.add_row(r.key, f"{r.action_id}@{r.version}", r.status, str(r.attempt), summary)
-    stdout.print(table)
+    table = FitTable(("action", "side\neffects", "summary"), idents=("action",))
+    for spec in sorted(specs, key=lambda s: s.key):
+        table.add(spec.key, "yes" if spec.side_effectful else "no", spec.ui.description or "-")
+    table.print(stdout, wide=wide)

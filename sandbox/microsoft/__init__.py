@@ -44,6 +44,13 @@ Seeding and inspection (all thread-safe)
   ``creates`` (events actually created; a ``transactionId`` replay does not
   count), ``updates``, ``deletes``; plus the framework's request log.
 
+Control surface: besides the shared ``/__sandbox/`` endpoints
+(:mod:`sandbox.core`), ``POST /__sandbox/credentials`` -> 201 ``{"tenant_id",
+"account", "client_id", "client_secret"}``: a new app registration in the demo
+tenant that the token endpoint accepts from then on, with the demo tenant's id
+and first mailbox (:meth:`FakeMicrosoft.mint_credentials`), so that every
+``patchbay sandbox connect`` stores credentials of its own.
+
 Throttling and outages are injected with :func:`graph_fault` (a
 :class:`~sandbox.core.Fault` with Graph's body and ``Retry-After``), e.g.
 ``fake.inject(graph_fault(429, retry_after=3), path="/v1.0/*")``. No error
@@ -56,9 +63,14 @@ attachments, free/busy, delta, other grants than client credentials.
 
 from __future__ import annotations
 
+import secrets
+import uuid
 from collections.abc import Callable
 from typing import Any
 
+import httpx
+
+from sandbox.core import SandboxRequest, json_response
 from sandbox.microsoft.calendars import GraphCalendars
 from sandbox.microsoft.common import (
     BOT_FRAMEWORK_RESOURCE,
@@ -73,6 +85,8 @@ from sandbox.microsoft.identity import DEFAULT_GRAPH_ROLES, IdentityPlatform
 __all__ = [
     "BOT_FRAMEWORK_RESOURCE",
     "DEFAULT_GRAPH_ROLES",
+    "DEMO_ACCOUNT",
+    "DEMO_TENANT_ID",
     "GRAPH_APP_ID",
     "GRAPH_RESOURCE",
     "WINDOWS_TIME_ZONES",
@@ -80,6 +94,12 @@ __all__ = [
     "IssuedToken",
     "graph_fault",
 ]
+
+
+DEMO_TENANT_ID = "7f3b1c2e-0d4a-4e8b-9c1f-5a6b7c8d9e0f"
+"""The Entra tenant of :meth:`FakeMicrosoft.seed_demo` (``contoso.onmicrosoft.com``)."""
+DEMO_ACCOUNT = "adele.vance@contoso.onmicrosoft.com"
+"""The demo tenant's first mailbox: the account ``mint_credentials`` hands out."""
 
 
 class FakeMicrosoft(IdentityPlatform, GraphCalendars):
@@ -104,6 +124,40 @@ class FakeMicrosoft(IdentityPlatform, GraphCalendars):
             token_lifetime=token_lifetime, clock=clock, sleep=sleep, epoch_origin=epoch_origin
         )
 
+    control_endpoints = (
+        (
+            "POST",
+            "/__sandbox/credentials",
+            "mint a fresh credential set: a new app's client id and secret, the demo "
+            "tenant and mailbox",
+        ),
+    )
+
+    def control(self, req: SandboxRequest) -> httpx.Response | None:
+        """``POST /__sandbox/credentials``: :meth:`mint_credentials` (see the module docstring)."""
+        if (req.method, req.path) == ("POST", "/__sandbox/credentials"):
+            return json_response(201, self.mint_credentials())
+        return None
+
+    def mint_credentials(self) -> dict[str, str]:
+        """Register a new app in the demo tenant; return it with the tenant and its first mailbox.
+
+        Returns ``{"tenant_id", "account", "client_id", "client_secret"}``; the
+        token endpoint accepts the pair from now on (earlier pairs too). Loads
+        the demo data first if it is not loaded.
+        """
+        with self._lock:
+            if self._resolve_tenant(DEMO_TENANT_ID) is None:
+                self.seed_demo()
+            client_id, secret = str(uuid.uuid4()), f"sandbox-{secrets.token_urlsafe(24)}"
+            self.add_app(DEMO_TENANT_ID, client_id, secret)
+            return {
+                "tenant_id": DEMO_TENANT_ID,
+                "account": DEMO_ACCOUNT,
+                "client_id": client_id,
+                "client_secret": secret,
+            }
+
     def seed_demo(self) -> dict[str, Any]:
         """Load a small demo tenant and return how to reach it.
 
@@ -111,14 +165,14 @@ class FakeMicrosoft(IdentityPlatform, GraphCalendars):
         "userPrincipalName", ...}]}``.
         """
         with self._lock:
-            tenant_id = "7f3b1c2e-0d4a-4e8b-9c1f-5a6b7c8d9e0f"
+            tenant_id = DEMO_TENANT_ID
             client_id, secret = "5d1e9f0a-3b2c-4d5e-8f6a-7b8c9d0e1f2a", "patchbay-demo-secret"
             self.add_tenant(tenant_id, domains=("contoso.onmicrosoft.com",))
             self.add_app(tenant_id, client_id, secret)
             users = [
                 self.add_user(
                     "2b7c9d1e-4f5a-4b6c-8d7e-9f0a1b2c3d4e",
-                    "adele.vance@contoso.onmicrosoft.com",
+                    DEMO_ACCOUNT,
                     display_name="Adele Vance",
                     tenant_id=tenant_id,
                 ),

@@ -27,6 +27,12 @@ The instance is composed of one part per idea, each in its own module:
 Every ``/v2`` call needs ``Authorization: Bearer <access token>``. No error
 body ever contains an access/refresh token or a client secret.
 
+Control surface: besides the shared ``/__sandbox/`` endpoints
+(:mod:`sandbox.core`), ``POST /__sandbox/credentials`` -> 201 ``{"client_id",
+"client_secret", "refresh_token"}``: a fresh refresh token for the demo API
+client (:meth:`FakeNinjaOne.mint_credentials`), because the one printed at
+start rotates on first use.
+
 Not modelled: offline devices run scripts and reboot like online ones;
 no rate limit (inject a 429 :class:`~sandbox.core.Fault` instead).
 """
@@ -38,7 +44,7 @@ from typing import Any
 
 import httpx
 
-from sandbox.core import SandboxRequest
+from sandbox.core import SandboxRequest, json_response
 from sandbox.ninjaone.activities import (
     ACTIVITY_PAGE_DEFAULT,
     ACTIVITY_PAGE_MAX,
@@ -66,6 +72,10 @@ __all__ = [
     "os_family",
     "parse_device_filter",
 ]
+
+
+DEMO_CLIENT_ID = "patchbay-demo-client"
+DEMO_CLIENT_SECRET = "patchbay-demo-secret"
 
 
 class FakeNinjaOne(OAuthServer, Scripting, Reboots, Alerts):
@@ -104,6 +114,34 @@ class FakeNinjaOne(OAuthServer, Scripting, Reboots, Alerts):
                 return refused
         return super().dispatch(req)
 
+    control_endpoints = (
+        (
+            "POST",
+            "/__sandbox/credentials",
+            "mint a fresh credential set: client id and secret, a new refresh token",
+        ),
+    )
+
+    def control(self, req: SandboxRequest) -> httpx.Response | None:
+        """``POST /__sandbox/credentials``: :meth:`mint_credentials` (see the module docstring)."""
+        if (req.method, req.path) == ("POST", "/__sandbox/credentials"):
+            return json_response(201, self.mint_credentials())
+        return None
+
+    def mint_credentials(self) -> dict[str, str]:
+        """A credential set for the demo API client: its id and secret and a new refresh token.
+
+        Registers the client first if the demo data is not loaded.
+        """
+        with self._lock:
+            if not self.has_client(DEMO_CLIENT_ID):
+                self.add_client(DEMO_CLIENT_ID, DEMO_CLIENT_SECRET)
+            return {
+                "client_id": DEMO_CLIENT_ID,
+                "client_secret": DEMO_CLIENT_SECRET,
+                "refresh_token": self.issue_refresh_token(DEMO_CLIENT_ID),
+            }
+
     def seed_demo(self) -> dict[str, Any]:
         """Load a small demo tenant and return how to reach it.
 
@@ -111,7 +149,7 @@ class FakeNinjaOne(OAuthServer, Scripting, Reboots, Alerts):
         "script_ids", "action_uids", "alert_uids"}``.
         """
         with self._lock:
-            client_id, client_secret = "patchbay-demo-client", "patchbay-demo-secret"
+            client_id, client_secret = DEMO_CLIENT_ID, DEMO_CLIENT_SECRET
             self.add_client(client_id, client_secret)
             self.add_organization(1, "Contoso Dental")
             self.add_location(1, "Main Office")

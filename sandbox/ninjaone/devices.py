@@ -8,6 +8,9 @@
   lastBootTime, needsReboot}``, which the real API returns but the spec's
   Device schema does not declare).
 - ``df`` (device filter): see :mod:`sandbox.ninjaone.device_filter`.
+- ``GET /v2/organizations?pageSize=&after=`` -> ``[Organization]`` (brief:
+  ``id``, ``name``), ascending ``id``, paged like the devices (what
+  patchbay's connection check reads).
 """
 
 from __future__ import annotations
@@ -210,7 +213,10 @@ class Devices(NinjaOneApi):
             devices = [d for d in devices if keep(d)]
         return devices
 
-    def _page_devices(self, req: SandboxRequest) -> list[dict[str, Any]] | httpx.Response:
+    def _page(
+        self, req: SandboxRequest, items: list[dict[str, Any]]
+    ) -> list[dict[str, Any]] | httpx.Response:
+        """``items`` (ascending id) after ``after``, at most ``pageSize`` of them."""
         try:
             page_size = int(req.arg("pageSize") or 0) or None
             after = int(req.arg("after") or 0) or None
@@ -218,12 +224,23 @@ class Devices(NinjaOneApi):
             return self._bad_request("pageSize and after must be integers")
         if page_size is not None and page_size < 1:
             return self._bad_request("pageSize must be positive")
+        if after is not None:
+            items = [d for d in items if d["id"] > after]
+        return items[:page_size] if page_size is not None else items
+
+    def _page_devices(self, req: SandboxRequest) -> list[dict[str, Any]] | httpx.Response:
         devices = self._filtered_devices(req)
         if isinstance(devices, httpx.Response):
             return devices
-        if after is not None:
-            devices = [d for d in devices if d["id"] > after]
-        return devices[:page_size] if page_size is not None else devices
+        return self._page(req, devices)
+
+    @route("GET", "/v2/organizations")
+    def list_organizations(self, req: SandboxRequest) -> httpx.Response:
+        """``GET /v2/organizations``."""
+        page = self._page(req, [self._organizations[i] for i in sorted(self._organizations)])
+        if isinstance(page, httpx.Response):
+            return page
+        return json_response(200, [dict(org) for org in page])
 
     @route("GET", "/v2/devices")
     def list_devices(self, req: SandboxRequest) -> httpx.Response:

@@ -171,6 +171,18 @@ class OAuthServer(FakeVendor):
             )
             return code
 
+    def has_client(self, client_id: str) -> bool:
+        """Whether an API client ``client_id`` is registered."""
+        with self._lock:
+            return client_id in self._clients
+
+    def revoke_client_grants(self, client_id: str) -> None:
+        """Revoke every access and refresh token of ``client_id`` (the user removed the app)."""
+        with self._lock:
+            for tokens in (self._access, self._refresh):
+                for token in [t for t, g in tokens.items() if g.client_id == client_id]:
+                    del tokens[token]
+
     def revoke_refresh_token(self, token: str) -> None:
         """Make ``token`` unusable (as if the user disconnected the app)."""
         with self._lock:

@@ -3,46 +3,15 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
 import pytest
 from typer.testing import CliRunner
 
-from executor.settings import Settings
 from patchbay.cli import app
 from sandbox.core import Fault
 from sandbox.widgets import FakeWidgets
-from store import Store
-from tests.executor.conftest import CANARY_KEY, TENANT, connect_widgets
-from tests.executor.widgets_integration import widgets_catalog
-
-
-@pytest.fixture
-def fake() -> FakeWidgets:
-    return FakeWidgets({CANARY_KEY: "acct-acme"})
-
-
-@pytest.fixture
-def cli(
-    settings: Settings, store: Store, fake: FakeWidgets, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[CliRunner]:
-    server = fake.serve()
-    connect_widgets(store, TENANT, CANARY_KEY, url=server.base_url)
-    monkeypatch.setattr("executor.app.build_catalog", widgets_catalog)
-    monkeypatch.setenv("PATCHBAY_DATA_DIR", str(settings.data_dir))
-    monkeypatch.setenv("PATCHBAY_DATABASE_URL", str(settings.database_url))
-    assert settings.secret_key is not None
-    monkeypatch.setenv("PATCHBAY_SECRET_KEY", settings.secret_key.get_secret_value())
-    monkeypatch.delenv("PATCHBAY_BROKER_URL", raising=False)
-    try:
-        yield CliRunner()
-    finally:
-        server.stop()
-
-
-def invoke(cli: CliRunner, *args: str) -> tuple[int, str, str]:
-    result = cli.invoke(app, list(args))
-    return result.exit_code, result.stdout, result.stderr
+from tests.cli.support import invoke
+from tests.executor.conftest import CANARY_KEY, TENANT
 
 
 def test_run_prints_the_outcome_and_exits_0(cli: CliRunner, fake: FakeWidgets) -> None:
@@ -131,6 +100,31 @@ def test_run_bad_usage_exits_2_with_one_line(
     assert len(lines) == 1
     assert message in lines[0]
     assert fake.count() == 0
+
+
+def test_a_validation_error_names_every_problem_on_its_one_line(
+    cli: CliRunner, fake: FakeWidgets
+) -> None:
+    bad = '{"name": "", "colour": "red", "size": 3}'
+    code, _, err = invoke(cli, "run", "widgets.widgets.create", "--tenant", TENANT, "--input", bad)
+    assert code == 2
+    (line,) = err.strip().splitlines()
+    assert line.startswith("error: VALIDATION_ERROR: input.name: ")
+    for problem in (
+        "input.name: String should have at least 1 character",
+        "input.colour: Extra inputs are not permitted",
+        "input.size: Extra inputs are not permitted",
+    ):
+        assert problem in line
+    assert "more" not in line
+    assert fake.count() == 0
+    # Past ten problems the line names the first ten and counts the rest.
+    many = json.dumps({f"extra_{i:02}": i for i in range(12)})
+    code, _, err = invoke(cli, "run", "widgets.widgets.create", "--tenant", TENANT, "--input", many)
+    assert code == 2
+    (line,) = err.strip().splitlines()
+    assert line.count("input.") == 10 and line.endswith("; and 3 more")
+    assert "input.name: Field required" in line  # the 13th problem is not lost: it came first
 
 
 def test_unknown_action_and_tenant_exit_2(cli: CliRunner) -> None:

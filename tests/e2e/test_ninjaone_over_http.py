@@ -166,6 +166,8 @@ def deployment(
                 f"ninjaone_client_secret=@{secret_file}",
                 "--secret",
                 f"ninjaone_refresh_token=@{token_file}",
+                # Unchecked: the first token must be the workers' to fetch (one refresh for six).
+                "--no-check",
             )
         assert "connected ninjaone" in connected
         settings = Settings(

@@ -182,7 +182,7 @@ def test_live_find_by_id_and_by_asset(ninja: NinjaHarness) -> None:
 
 def test_an_asset_without_a_local_match_lists_nothing(ninja: NinjaHarness) -> None:
     found = ninja.ok("devices.find", {"live": True, "asset_id": str(uuid.uuid4())})
-    assert found == {"devices": [], "count": 0}
+    assert found == {"devices": [], "count": 0, "source": "ninjaone"}
     assert ninja.fake.count() == 0
 
 

@@ -31,6 +31,16 @@ from tests.integrations.ninjaone.conftest import (
 
 LIVE_FIND = ("devices.find", {"live": True})
 PASSWORD = "hunter2-CANARY-url-password"
+# The URL policy at connect time, without the vendor check (tests/cli/test_connections.py).
+NO_CHECK = (
+    "--secret",
+    "ninjaone_client_id=probe-client",
+    "--secret",
+    "ninjaone_client_secret=probe-secret",
+    "--secret",
+    "ninjaone_refresh_token=probe-token",
+    "--no-check",
+)
 
 
 def network_pipeline(ninja: NinjaHarness, *, sandbox: bool) -> Pipeline:
@@ -143,7 +153,9 @@ def test_connect_accepts_a_regional_instance_and_a_custom_host_only_when_allowed
     cli: CliRunner, store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     assert cli.invoke(app, ["tenant", "create", "probe"]).exit_code == 0
-    ok = cli.invoke(app, ["connect", "ninjaone", "--tenant", "probe", "--url", "eu.ninjarmm.com"])
+    ok = cli.invoke(
+        app, ["connect", "ninjaone", "--tenant", "probe", "--url", "eu.ninjarmm.com", *NO_CHECK]
+    )
     assert ok.exit_code == 0, ok.stderr
     with store.sessions() as session:
         row = session.scalars(select(RmmIntegration)).one()
@@ -162,6 +174,7 @@ def test_connect_accepts_a_regional_instance_and_a_custom_host_only_when_allowed
             "--url",
             "https://localhost.",
             "--allow-custom-host",
+            *NO_CHECK,
         ],
     )
     assert refused.exit_code == 2
@@ -173,6 +186,7 @@ def test_sandbox_mode_lets_connect_take_a_loopback_url(
     monkeypatch.setenv("PATCHBAY_SANDBOX", "1")
     assert cli.invoke(app, ["tenant", "create", "probe"]).exit_code == 0
     ok = cli.invoke(
-        app, ["connect", "ninjaone", "--tenant", "probe", "--url", "http://127.0.0.1:8123"]
+        app,
+        ["connect", "ninjaone", "--tenant", "probe", "--url", "http://127.0.0.1:8123", *NO_CHECK],
     )
     assert ok.exit_code == 0, ok.stderr

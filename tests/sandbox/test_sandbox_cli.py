@@ -1,0 +1,276 @@
+"""`patchbay sandbox`: stable ports, a busy port in one line, and `sandbox connect`.
+
+`sandbox connect` talks to a sandbox that is already running (here in the
+test's process, as `patchbay sandbox` would in another shell): each time it
+asks the fakes for fresh credentials, so connecting twice works twice. It
+connects the tenant to NinjaOne and a technician's calendar to the
+Microsoft fake, where a schedule entry then lands.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import re
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from executor.settings import Settings
+from patchbay.cli import app
+from patchbay.cli.sandbox import SANDBOX_PORT
+from patchbay.sandboxes import SandboxRun, start_sandbox
+from sandbox.microsoft import DEMO_ACCOUNT, DEMO_TENANT_ID
+from sandbox.registry import FAKES
+from store import Store
+from tests.sandbox.test_registry import consecutive_free_ports
+
+ROOT = Path(__file__).resolve().parents[2]
+URL_LINE = re.compile(r"^\s+(\w+)\s+(http://127\.0\.0\.1:\d+)$")
+
+
+@pytest.fixture
+def cli(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
+    monkeypatch.setenv("PATCHBAY_DATA_DIR", str(settings.data_dir))
+    monkeypatch.setenv("PATCHBAY_DATABASE_URL", str(settings.database_url))
+    assert settings.secret_key is not None
+    monkeypatch.setenv("PATCHBAY_SECRET_KEY", settings.secret_key.get_secret_value())
+    monkeypatch.setenv("PATCHBAY_SANDBOX", "1")
+    return CliRunner()
+
+
+@pytest.fixture
+def running() -> Iterator[tuple[SandboxRun, int]]:
+    """A sandbox serving on a first port of its own (as `patchbay sandbox --port P`)."""
+    for _attempt in range(5):
+        port = consecutive_free_ports(len(FAKES))
+        try:
+            run = start_sandbox(port)
+        except OSError:
+            continue
+        try:
+            yield run, port
+        finally:
+            run.stop()
+        return
+    pytest.fail("never found consecutive free ports")
+
+
+def run(cli: CliRunner, *args: str) -> tuple[int, str, str]:
+    result = cli.invoke(app, list(args))
+    return result.exit_code, result.stdout, result.stderr
+
+
+def one_error_line(err: str) -> str:
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), err
+    return lines[0]
+
+
+def test_sandbox_connect_twice_connects_with_fresh_credentials_each_time(
+    cli: CliRunner, store: Store, running: tuple[SandboxRun, int]
+) -> None:
+    sandbox, port = running
+    sandbox.ninjaone.reset()
+    code, out, err = run(cli, "sandbox", "connect", "--tenant", "acme", "--port", str(port))
+    assert code == 0, err
+    lines = out.splitlines()
+    assert lines[0] == "created tenant acme"
+    assert lines[1].startswith("connected ninjaone for tenant acme")
+    assert lines[2] == "checked: token accepted, organizations readable (first: Contoso Dental)"
+
+    code, out, err = run(cli, "sandbox", "connect", "--tenant", "acme", "--port", str(port))
+    assert code == 0, err
+    assert "created tenant" not in out
+    assert "checked: token accepted" in out
+    # Each connect presented a refresh token of its own: two exchanges, both accepted.
+    tokens = sandbox.ninjaone.calls("POST", "/ws/oauth/token")
+    assert [t.status for t in tokens] == [200, 200]
+    assert tokens[0].body["refresh_token"] != tokens[1].body["refresh_token"]
+    assert "ninjaone" in run(cli, "tenant", "list", "--json")[1]
+    assert run(cli, "connections", "test", "--tenant", "acme")[0] == 0
+    for t in tokens:
+        assert t.body["refresh_token"] not in out + err
+
+
+TOKEN_PATH = f"/{DEMO_TENANT_ID}/oauth2/v2.0/token"
+
+
+def create_entry(cli: CliRunner, user_id: str, title: str, day: int) -> None:
+    entry = {
+        "assigned_user_ids": [user_id],
+        "title": title,
+        "window": {"start": f"2026-12-{day:02}T14:00:00Z", "end": f"2026-12-{day:02}T15:30:00Z"},
+    }
+    code, out, err = run(
+        cli, "run", "scheduling.create_entry", "--tenant", "acme", "--input", json.dumps(entry)
+    )
+    assert code == 0, out + err
+    assert json.loads(out)["status"] == "SUCCEEDED"
+
+
+def test_sandbox_connect_connects_a_technicians_calendar_that_entries_reach(
+    cli: CliRunner, store: Store, running: tuple[SandboxRun, int]
+) -> None:
+    sandbox, port = running
+    ms = sandbox.microsoft
+    code, out, err = run(cli, "sandbox", "connect", "--tenant", "acme", "--port", str(port))
+    assert code == 0, err
+    lines = out.splitlines()
+    assert lines[0] == "created tenant acme"
+    assert lines[-2] == "created technician tech1 in tenant acme"
+    assert lines[-1].startswith(f"calendar connected for tech1 ({DEMO_ACCOUNT}): ")
+    connection_id = lines[-1].rsplit(" ", 1)[1]
+    code, users, _ = run(cli, "user", "list", "--tenant", "acme", "--json")
+    [tech] = json.loads(users)
+    assert (tech["username"], tech["roles"]) == ("tech1", ["Technician"])
+    first_id = store.secrets.get("acme", "microsoft_client_id")
+    assert first_id is not None
+    assert first_id.get_secret_value() != sandbox.seeds["microsoft"]["client_id"]
+
+    create_entry(cli, tech["user_id"], "Swap the UPS battery", day=2)
+    assert [e["subject"] for e in ms.events(DEMO_ACCOUNT)] == ["Swap the UPS battery"]
+    [token] = ms.calls("POST", TOKEN_PATH)
+    assert token.body["client_id"] == first_id.get_secret_value()
+    assert token.status == 200
+    secrets = [token.body["client_secret"]]
+
+    # Again: fresh app credentials, the same connection updated, no second user.
+    code, out2, err2 = run(cli, "sandbox", "connect", "--tenant", "acme", "--port", str(port))
+    assert code == 0, err2
+    assert "created" not in out2
+    assert out2.splitlines()[-1] == (
+        f"calendar connected for tech1 ({DEMO_ACCOUNT}): {connection_id}"
+    )
+    code, calendars, _ = run(cli, "calendar", "list", "--tenant", "acme", "--json")
+    assert [(c["username"], c["account"]) for c in json.loads(calendars)] == [
+        ("tech1", DEMO_ACCOUNT)
+    ]
+    assert len(json.loads(run(cli, "user", "list", "--tenant", "acme", "--json")[1])) == 1
+    second_id = store.secrets.get("acme", "microsoft_client_id")
+    assert second_id is not None
+    assert second_id.get_secret_value() != first_id.get_secret_value()
+
+    # The token cached with the first app dies: the next entry gets one with the second.
+    ms.expire_tokens()
+    create_entry(cli, tech["user_id"], "Replace the switch", day=3)
+    assert sorted(e["subject"] for e in ms.events(DEMO_ACCOUNT)) == [
+        "Replace the switch",
+        "Swap the UPS battery",
+    ]
+    last = ms.calls("POST", TOKEN_PATH)[-1]
+    assert (last.status, last.body["client_id"]) == (200, second_id.get_secret_value())
+    secrets.append(last.body["client_secret"])
+    assert secrets[0] != secrets[1]
+    for secret in secrets:
+        assert secret not in out + err + out2 + err2
+
+
+def test_sandbox_connect_with_a_blank_user_is_one_line_and_stores_nothing(
+    cli: CliRunner, store: Store, running: tuple[SandboxRun, int]
+) -> None:
+    sandbox, port = running
+    code, out, err = run(
+        cli, "sandbox", "connect", "--tenant", "acme", "--port", str(port), "--user", " "
+    )
+    assert (code, out) == (2, "")
+    assert one_error_line(err) == "error: --user must name a user (default tech1)"
+    assert store.secrets.names("acme") == []
+    assert sandbox.microsoft.calls() == []
+
+
+def test_sandbox_connect_without_a_running_sandbox_is_one_line(
+    cli: CliRunner, store: Store
+) -> None:
+    port = consecutive_free_ports(len(FAKES))
+    code, _, err = run(cli, "sandbox", "connect", "--tenant", "acme", "--port", str(port))
+    assert code == 2
+    line = one_error_line(err)
+    assert line.startswith(f"error: no patchbay sandbox answers at http://127.0.0.1:{port} ")
+    assert line.endswith(f"start `patchbay sandbox --port {port}` first")
+    assert store.secrets.names("acme") == []
+    code, out, _ = run(cli, "tenant", "list", "--json")
+    assert (code, out.strip()) == (0, "[]")
+
+
+def test_sandbox_connect_needs_sandbox_mode(
+    cli: CliRunner, running: tuple[SandboxRun, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PATCHBAY_SANDBOX", "0")
+    _, port = running
+    code, _, err = run(cli, "sandbox", "connect", "--tenant", "acme", "--port", str(port))
+    assert code == 2
+    assert "export PATCHBAY_SANDBOX=1" in one_error_line(err)
+
+
+def test_a_busy_port_is_one_line_naming_it_and_port(cli: CliRunner) -> None:
+    port = consecutive_free_ports(len(FAKES))
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", port + 1))  # Microsoft's: NinjaOne's port is free
+        taken.listen()
+        code, out, err = run(cli, "sandbox", "--port", str(port))
+    assert code == 2
+    assert out == ""
+    line = one_error_line(err)
+    assert line.startswith(f"error: port {port + 1} is in use")
+    assert "--port N" in line
+    with socket.socket() as again:  # the fake already started on `port` was stopped
+        again.bind(("127.0.0.1", port))
+
+
+def serve_and_read_urls(tmp_path: Path) -> tuple[dict[str, str], str]:
+    """Start `patchbay sandbox` (default port), read its URLs and printout, stop it."""
+    env = {**os.environ, "PATCHBAY_DATA_DIR": str(tmp_path / "data"), "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "patchbay", "sandbox"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+    )
+    assert proc.stdout is not None
+    lines: queue.Queue[str] = queue.Queue()
+
+    def read() -> None:
+        for line in proc.stdout or ():
+            lines.put(line)
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    seen: list[str] = []
+    try:
+        deadline = time.monotonic() + 30
+        while not any("/__sandbox/credentials" in x for x in seen):
+            assert proc.poll() is None, "".join(seen)
+            try:
+                seen.append(lines.get(timeout=max(0.0, deadline - time.monotonic())))
+            except queue.Empty:
+                pytest.fail("no printout within 30 s:\n" + "".join(seen))
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+        reader.join(timeout=30)
+        proc.stdout.close()
+    urls = {m[1]: m[2] for x in seen if (m := URL_LINE.match(x.rstrip("\n")))}
+    return urls, "".join(seen)
+
+
+def test_the_sandbox_keeps_its_default_ports_across_restarts(tmp_path: Path) -> None:
+    first, printout = serve_and_read_urls(tmp_path)
+    assert first == {
+        entry.name: f"http://127.0.0.1:{SANDBOX_PORT + i}" for i, entry in enumerate(FAKES)
+    }
+    assert "patchbay sandbox connect --tenant demo" in printout
+    assert "technician tech1's Microsoft 365 calendar" in printout
+    for path in ("/__sandbox/requests", "/__sandbox/faults", "/__sandbox/reset"):
+        assert path in printout
+    second, _ = serve_and_read_urls(tmp_path)
+    assert second == first
