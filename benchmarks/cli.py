@@ -12,6 +12,12 @@ case alike), the wall time of:
 Reported: the median of each, its ratio to ``python -c pass``, and the
 medians of the two targets against them. Run: ``./dev bench cli [-n N]``
 (``--json`` for programs).
+
+Python's bytecode cache is on, as for an installed patchbay (pip compiles it
+at install), and one unmeasured round warms it: this machine's environment
+sets ``PYTHONDONTWRITEBYTECODE=1``, under which every command compiles
+patchbay's own sources again (about 0.15-0.2 s of a ``run``);
+``--no-bytecode-cache`` measures that way instead.
 """
 
 from __future__ import annotations
@@ -67,8 +73,8 @@ def prepare(env: dict[str, str]) -> list[str]:
     return ["run", "scheduling.create_entry", "--tenant", "bench", "--input", json.dumps(entry)]
 
 
-def measure(repeat: int) -> dict[str, list[float]]:
-    """Seconds per case, ``repeat`` runs each, interleaved."""
+def measure(repeat: int, *, bytecode_cache: bool = True) -> dict[str, list[float]]:
+    """Seconds per case, ``repeat`` runs each, interleaved, after one unmeasured round."""
     with tempfile.TemporaryDirectory(prefix="patchbay-bench-cli-") as tmp:
         env = {
             key: value
@@ -76,6 +82,10 @@ def measure(repeat: int) -> dict[str, list[float]]:
             if not key.startswith("PATCHBAY_") and not key.startswith("TENANT_")
         }
         env["PATCHBAY_DATA_DIR"] = str(Path(tmp) / "data")
+        if bytecode_cache:
+            env.pop("PYTHONDONTWRITEBYTECODE", None)
+        else:
+            env["PYTHONDONTWRITEBYTECODE"] = "1"
         run_args = prepare(env)
         invalid = [*run_args[:-1], "{}"]
         cases = {
@@ -84,6 +94,8 @@ def measure(repeat: int) -> dict[str, list[float]]:
             "patchbay run": ([*PATCHBAY, *run_args], 0),
             "run, validation error": ([*PATCHBAY, *invalid], 2),
         }
+        for argv, expect in cases.values():
+            timed(argv, env, expect)  # warm-up: caches filled, pages in memory
         times: dict[str, list[float]] = {name: [] for name in cases}
         for _ in range(repeat):
             for name, (argv, expect) in cases.items():
@@ -111,8 +123,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("-n", "--repeat", type=int, default=7, help="runs of each case")
     parser.add_argument("--json", action="store_true", help="print JSON")
+    parser.add_argument(
+        "--no-bytecode-cache",
+        action="store_true",
+        help="run with PYTHONDONTWRITEBYTECODE=1 (every command compiles patchbay's sources)",
+    )
     args = parser.parse_args()
-    result = report(measure(args.repeat))
+    result = report(measure(args.repeat, bytecode_cache=not args.no_bytecode_cache))
     if args.json:
         print(json.dumps(result, indent=2))
         return

@@ -17,6 +17,8 @@ its docstring; ``tests/cli/test_startup.py`` checks they agree), so that
 
 from __future__ import annotations
 
+import sys
+
 import typer
 
 from patchbay.cli.lazy import Cmd, RootGroup, Sub, pause_gc
@@ -181,4 +183,8 @@ GC_PAUSE = 2.0
 def main() -> None:
     """Console-script entry point."""
     pause_gc(GC_PAUSE)
+    # Importing httpx imports httpx's own command line too (Rich, Pygments): a
+    # twentieth of a second of every command that reaches a vendor, for a tool
+    # patchbay never runs. httpx falls back to a stub when that import fails.
+    sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
     app(prog_name="patchbay")  # also as `python -m patchbay`

@@ -15,16 +15,33 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
-from rich.console import Console
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
     from catalog.registration import Catalog
     from executor.settings import Settings
     from patchbay.runtime import Runtime
     from store import Store
 
-stdout = Console()
-stderr = Console(stderr=True)
+_CONSOLES: dict[str, Console] = {}
+
+
+def __getattr__(name: str) -> Console:
+    """``stdout`` and ``stderr``: Rich consoles, made on first use.
+
+    Rich costs a noticeable share of a short command's start (``patchbay run``
+    prints JSON and never needs it), so it is imported only by the commands
+    that print tables.
+    """
+    if name not in ("stdout", "stderr"):
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    if name not in _CONSOLES:
+        from rich.console import Console
+
+        _CONSOLES[name] = Console(stderr=name == "stderr")
+    return _CONSOLES[name]
+
 
 TenantOption = Annotated[str, typer.Option("--tenant", "-t", help="Tenant id.")]
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON for programs.")]

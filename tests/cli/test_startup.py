@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from typer import _click
@@ -117,3 +118,23 @@ def test_the_cheap_head_revision_is_alembics() -> None:
 def test_root_group_is_the_lazy_one() -> None:
     assert isinstance(get_command(app), _click.Command)
     assert get_command(app).name == "patchbay"
+
+
+def test_run_prints_json_without_importing_rich(tmp_path: Path) -> None:
+    """``run`` answers in JSON or one line: Rich (and Pygments, which httpx's own
+    command line would pull in with it) are left unimported."""
+    code = (
+        "import sys\nsys.argv = ['patchbay', 'run', 'widgets.nope', '--tenant', 'acme']\n"
+        "from patchbay.cli import main\ntry:\n    main()\nexcept SystemExit:\n    pass\n"
+        "print('\\n' + ' '.join({m.split('.')[0] for m in sys.modules}))"
+    )
+    env = {**os.environ, "PATCHBAY_DATA_DIR": str(tmp_path / "data")}
+    env.pop("PATCHBAY_DATABASE_URL", None)
+    env.pop("PATCHBAY_BROKER_URL", None)
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
+    )
+    assert "UNKNOWN_ACTION" in done.stderr
+    imported = set(done.stdout.splitlines()[-1].split())
+    assert "catalog" in imported  # the command did run as far as the catalog
+    assert not imported & {"rich", "pygments"}
