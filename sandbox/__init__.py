@@ -10,6 +10,9 @@ workflows offline. Shares no code with the clients in ``integrations/``.
   one module per part of the API);
 - :mod:`sandbox.microsoft`: ``FakeMicrosoft``, identity platform tokens + Graph
   calendars (a package: the identity platform and Graph in modules of their own);
+- :mod:`sandbox.tacticalrmm`: ``FakeTacticalRmm``, API-key and Knox auth, agents,
+  scripts and runs (a package; not served by ``patchbay sandbox`` until the
+  Tactical RMM module can be connected);
 - :mod:`sandbox.registry`: ``FAKES``, the vendors' fakes the sandbox serves, in order.
 """
 

@@ -90,7 +90,16 @@ CONTROL_ENDPOINTS: tuple[tuple[str, str, str], ...] = (
 # them (tests assert what a client sent); the HTTP export hides them because a
 # sandbox may be fed real-looking secrets by someone trying patchbay out.
 _SECRET_FIELDS = frozenset(
-    {"client_secret", "refresh_token", "access_token", "code", "password", "token", "api_key"}
+    {
+        "client_secret",
+        "refresh_token",
+        "access_token",
+        "code",
+        "password",
+        "token",
+        "api_key",
+        "twofactor",
+    }
 )
 _SECRET_HEADERS = frozenset({"authorization", "cookie", "x-api-key", "proxy-authorization"})
 _HOP_BY_HOP = frozenset({"connection", "keep-alive", "transfer-encoding", "content-length"})

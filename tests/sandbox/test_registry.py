@@ -17,10 +17,13 @@ from sandbox.core import FakeVendor
 from sandbox.microsoft import FakeMicrosoft
 from sandbox.ninjaone import FakeNinjaOne
 from sandbox.registry import FAKES, SandboxOptions
+from sandbox.tacticalrmm import FakeTacticalRmm
 from sandbox.widgets import FakeWidgets
 
 # The executor's test vendor: no integration talks to it, so nobody connects to it.
-NOT_SERVED: set[type[FakeVendor]] = {FakeWidgets}
+# Not served by ``patchbay sandbox``: the test vendor, and fakes whose vendor
+# patchbay cannot connect yet (Tactical RMM joins with its module, issue 12).
+NOT_SERVED: set[type[FakeVendor]] = {FakeWidgets, FakeTacticalRmm}
 
 
 def fakes_in_the_sandbox_package() -> set[type[FakeVendor]]:
