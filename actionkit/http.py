@@ -180,6 +180,43 @@ def error_for_response(
     return VendorError(text, vendor=detail)
 
 
+def instance_root(
+    raw: str, *, vendor: str, example: str, strip_suffixes: tuple[str, ...] = ()
+) -> str:
+    """A vendor instance's root URL from what a tenant admin typed.
+
+    Trimmed, ``https://`` when no scheme is given, no trailing ``/`` and none
+    of ``strip_suffixes`` (API paths people paste, e.g. ``/api``). Anything
+    that is not then an http(s) URL with a host is IntegrationMisconfigured
+    naming the vendor and ``example`` (a password in the URL is not shown).
+    """
+    text = raw.strip()
+    if "://" not in text:
+        text = f"https://{text}"
+    text = text.rstrip("/")
+    for suffix in strip_suffixes:
+        if text.lower().endswith(suffix):
+            text = text[: -len(suffix)].rstrip("/")
+            break
+    try:
+        url: httpx.URL | None = httpx.URL(text)
+    except httpx.InvalidURL:
+        url = None
+    if (
+        url is None
+        or url.scheme not in ("http", "https")
+        or not url.host
+        or any(ch.isspace() for ch in text)
+    ):
+        shown = redact_url(text)
+        raise IntegrationMisconfigured(
+            f"the {vendor} instance URL {shown!r} is not an http(s) URL; reconnect with "
+            f"--url {example}",
+            details={"instance_url": shown},
+        )
+    return text
+
+
 def refused(exc: OutboundURLRefused, vendor: str) -> IntegrationMisconfigured:
     """The step error for a URL the outbound policy refuses (nothing was sent)."""
     return IntegrationMisconfigured(

@@ -36,8 +36,8 @@ from actionkit.errors import (
     VendorDetail,
     VendorError,
 )
-from actionkit.http import VendorClient, error_for_response, vendor_message
-from actionkit.outbound import HostRules, OutboundPolicy, redact_url
+from actionkit.http import VendorClient, error_for_response, instance_root, vendor_message
+from actionkit.outbound import HostRules, OutboundPolicy
 from integrations.ninjaone.models import (
     WireActivities,
     WireAlert,
@@ -84,31 +84,12 @@ def normalize_instance_url(raw: str | None) -> str:
 
     Empty means NinjaOne's main (US) instance, as the reference did.
     """
-    text = (raw or "").strip() or DEFAULT_INSTANCE_URL
-    if "://" not in text:
-        text = f"https://{text}"
-    text = text.rstrip("/")
-    for suffix in ("/api/v2", "/api", "/v2"):
-        if text.lower().endswith(suffix):
-            text = text[: -len(suffix)].rstrip("/")
-            break
-    try:
-        url = httpx.URL(text)
-    except httpx.InvalidURL:
-        url = None
-    if (
-        url is None
-        or url.scheme not in ("http", "https")
-        or not url.host
-        or any(ch.isspace() for ch in text)
-    ):
-        shown = redact_url(text)
-        raise IntegrationMisconfigured(
-            f"the NinjaOne instance URL {shown!r} is not an http(s) URL; reconnect with "
-            "--url https://<region>.ninjarmm.com",
-            details={"instance_url": shown},
-        )
-    return text
+    return instance_root(
+        (raw or "").strip() or DEFAULT_INSTANCE_URL,
+        vendor="NinjaOne",
+        example="https://<region>.ninjarmm.com",
+        strip_suffixes=("/api/v2", "/api", "/v2"),
+    )
 
 
 def _error_fields(response: httpx.Response) -> dict[str, Any]:

@@ -12,15 +12,13 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
-from typing import Any
-
-from sqlalchemy import select
 
 from actionkit.checks import CheckContext, CheckFailed, check_failure
 from actionkit.context import ActionContext
-from actionkit.errors import ActionFailure, IntegrationInactive
+from actionkit.errors import ActionFailure
 from actionkit.outbound import redact_url
+from catalog import rmm
+from catalog.rmm import RmmConnection, rmm_connection, text_or_none
 from integrations.ninjaone.client import DEFAULT_INSTANCE_URL, HOSTS, NinjaOneClient
 from integrations.ninjaone.credentials import (
     CLIENT_ID_NAME,
@@ -29,37 +27,19 @@ from integrations.ninjaone.credentials import (
     SEED_TOKEN_NAME,
     TenantTokens,
 )
-from store.connections import allows_custom_host
-from store.models import Asset, RmmIntegration
+
+__all__ = ["asset_ids", "check_connection", "client_for", "tenant_connection", "text_or_none"]
 
 PROVIDER = "ninjaone"
 ORGANIZATIONS_PATH = "/v2/organizations"
 
 
-@dataclass(frozen=True)
-class Connection:
-    """What the tenant's ``rmm_integrations`` row says about its NinjaOne instance."""
-
-    integration_id: uuid.UUID
-    instance_url: str | None
-    allow_custom_host: bool
+Connection = RmmConnection
 
 
 def tenant_connection(ctx: ActionContext) -> Connection:
     """The tenant's NinjaOne integration id, instance URL and custom-host permission."""
-    with ctx.session() as session:
-        row = session.execute(
-            select(
-                RmmIntegration.integration_id,
-                RmmIntegration.instance_url,
-                RmmIntegration.settings,
-            ).where(RmmIntegration.tenant == ctx.tenant_id, RmmIntegration.provider == PROVIDER)
-        ).first()
-    if row is None:
-        raise IntegrationInactive(
-            "NinjaOne integration is not active for this tenant", details={"provider": PROVIDER}
-        )
-    return Connection(row.integration_id, row.instance_url, allows_custom_host(row.settings))
+    return rmm_connection(ctx, PROVIDER, "NinjaOne")
 
 
 @contextmanager
@@ -78,24 +58,9 @@ def client_for(ctx: ActionContext) -> Iterator[NinjaOneClient]:
         yield client
 
 
-def text_or_none(value: Any) -> str | None:
-    """``value`` if it is a non-empty string (mirrored JSON holds anything), else None."""
-    return value if isinstance(value, str) and value else None
-
-
 def asset_ids(ctx: ActionContext, device_ids: Sequence[str]) -> dict[str, uuid.UUID]:
     """Local asset ids of the given NinjaOne device ids (one query)."""
-    if not device_ids:
-        return {}
-    with ctx.session() as session:
-        rows = session.execute(
-            select(Asset.rmm_device_id, Asset.asset_id).where(
-                Asset.tenant == ctx.tenant_id,
-                Asset.rmm_provider == PROVIDER,
-                Asset.rmm_device_id.in_(sorted(set(device_ids))),
-            )
-        )
-        return {str(r.rmm_device_id): r.asset_id for r in rows}
+    return rmm.asset_ids(ctx, PROVIDER, device_ids)
 
 
 def check_connection(ctx: CheckContext) -> str:

@@ -5,11 +5,12 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from actionkit.context import ActionContext
 from actionkit.errors import NotFound
+from catalog.rmm import mirrored_assets, search_mirrored_assets
 from integrations.ninjaone.client import NinjaOneClient
 from integrations.ninjaone.connection import PROVIDER, asset_ids, client_for, text_or_none
 from integrations.ninjaone.models import (
@@ -69,33 +70,18 @@ def _live_device(device: WireDevice, asset_id: uuid.UUID | None) -> Device:
 
 
 def _ninjaone_assets(tenant_id: str) -> Select[Asset]:
-    return select(Asset).where(
-        Asset.tenant == tenant_id,
-        Asset.rmm_provider == PROVIDER,
-        Asset.rmm_device_id.is_not(None),
-    )
-
-
-def _escape_like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return mirrored_assets(tenant_id, PROVIDER)
 
 
 def _find_local(inp: FindDevicesInput, ctx: ActionContext) -> list[Device]:
-    query = _ninjaone_assets(ctx.tenant_id)
-    if inp.device_id is not None:
-        query = query.where(Asset.rmm_device_id == str(inp.device_id))
-    if inp.asset_id is not None:
-        query = query.where(Asset.asset_id == inp.asset_id)
-    if inp.query is not None:
-        pattern = f"%{_escape_like(inp.query)}%"
-        query = query.where(
-            or_(
-                Asset.name.ilike(pattern, escape="\\"),
-                Asset.asset_tag.ilike(pattern, escape="\\"),
-                Asset.serial_number.ilike(pattern, escape="\\"),
-            )
-        )
-    query = query.order_by(func.lower(Asset.name), Asset.asset_id).limit(inp.limit)
+    query = search_mirrored_assets(
+        ctx.tenant_id,
+        PROVIDER,
+        device_id=None if inp.device_id is None else str(inp.device_id),
+        asset_id=inp.asset_id,
+        query=inp.query,
+        limit=inp.limit,
+    )
     with ctx.session() as session:
         return [_local_device(a) for a in session.scalars(query)]
 

@@ -1,31 +1,61 @@
-"""Tactical RMM: the vendor's facts (its actions and tile come with their own issue).
+"""Tactical RMM: agents (find, get) and the script library, as the ``app:tacticalrmm`` tile.
 
 Self-hosted: every MSP runs its own server, so any public https host is
 allowed. Secrets: an API key (``X-API-KEY``), or Knox login credentials and
-the token they yield.
+the token they yield (Knox mode and the actions that run things on agents
+come with a later slice of the module's issue).
+
+``register(catalog)`` is the whole public surface; importing this package
+registers nothing.
 """
 
 from __future__ import annotations
 
-from actionkit.outbound import ANY_PUBLIC_HOST
-from catalog.registration import Catalog, register_vendor
-from catalog.vendors import Vendor
+from catalog.availability import rmm_integration_availability
+from catalog.modules import IntegrationModule
+from catalog.registration import Catalog, register_integration_module, register_vendor
+from catalog.vendors import RequiredSecret, Vendor
+from integrations.tacticalrmm.actions import ACTIONS, FIND_AGENTS, register_actions
+from integrations.tacticalrmm.connection import (
+    API_KEY_NAME,
+    HOSTS,
+    LABEL,
+    PROVIDER,
+    check_connection,
+)
 
-PROVIDER = "tacticalrmm"
 VENDOR = Vendor(
     provider=PROVIDER,
-    label="Tactical RMM",
+    label=LABEL,
     connection="rmm",
     secret_names=(
-        "tacticalrmm_api_key",
+        API_KEY_NAME,
         "tacticalrmm_username",
         "tacticalrmm_password",
         "tacticalrmm_knox_token",
     ),
-    hosts=ANY_PUBLIC_HOST,
+    required_secrets=(RequiredSecret(API_KEY_NAME),),
+    hosts=HOSTS,
+    check=check_connection,
+)
+
+MODULE = IntegrationModule(
+    group_key=f"app:{PROVIDER}",
+    label=LABEL,
+    description="Find and read Tactical RMM agents, and list the script library.",
+    icon_token="tacticalrmm",
+    default_action_id=FIND_AGENTS.id,
+    allowed_action_ids=tuple(spec.id for spec in ACTIONS),
+    availability_key=f"rmm:{PROVIDER}",
 )
 
 
 def register(catalog: Catalog) -> None:
-    """Declare Tactical RMM's facts."""
+    """Register Tactical RMM's facts, its actions, the ``app:tacticalrmm`` tile and availability."""
     register_vendor(catalog, VENDOR)
+    register_integration_module(
+        catalog,
+        module=MODULE,
+        availability=rmm_integration_availability(PROVIDER),
+        register_actions=register_actions,
+    )

@@ -259,13 +259,13 @@ def test_connect_refuses_what_is_not_a_vendor_url(
     assert nothing_stored(store)
 
 
-@pytest.mark.parametrize("provider", ["huntress", "tacticalrmm", "levelio", "teams"])
+@pytest.mark.parametrize("provider", ["huntress", "levelio", "teams"])
 def test_connect_refuses_a_vendor_without_actions(cli: CliRunner, provider: str) -> None:
     code, _, err = run(cli, "connect", provider, "--tenant", TENANT, "--secret", "some_key=x")
     assert code == 2
     line = one_error_line(err)
     assert "patchbay has no actions for" in line and f"({provider}) yet" in line
-    assert line.endswith("(connectable: ninjaone)")
+    assert line.endswith("(connectable: ninjaone, tacticalrmm)")
 
 
 def test_connections_test_checks_again_and_fails_once_the_token_is_revoked(

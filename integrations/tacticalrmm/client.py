@@ -1,0 +1,208 @@
+"""TacticalRmmClient: the REST API of one self-hosted Tactical RMM instance (its ``api.`` host).
+
+Paths are root-relative on the instance's ``api.`` host (``/agents/...``,
+``/scripts/``, ``/beta/v1/...``): vendors.md §1 "Base URL". The ``rmm.``
+dashboard host answers every path with the SPA's HTML and status 200, so a
+body that is not JSON is reported as "is this the api. host?", never parsed.
+
+API-key mode only: every request carries ``X-API-KEY``; a 401 is not
+retried (a key does not refresh). Errors go through the shared ladder
+(``actionkit/http.py``), which reads DRF's ``{"detail": ...}`` and bare JSON
+string bodies as the vendor message; the key is a header, never part of a
+URL or message, and the executor redacts every secret read through the
+action context from whatever a step records.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any, TypeVar
+from urllib.parse import quote
+
+import httpx
+from pydantic import BaseModel, SecretStr, ValidationError
+
+from actionkit.context import RequestGate
+from actionkit.errors import (
+    ActionFailure,
+    IntegrationMisconfigured,
+    NotFound,
+    VendorDetail,
+    VendorError,
+)
+from actionkit.http import VendorClient, instance_root
+from actionkit.outbound import OutboundPolicy, redact_url
+from integrations.tacticalrmm.models import WireAgent, WireAgentPage, WireScript
+
+API_KEY_HEADER = "X-API-KEY"
+BETA_AGENTS_PATH = "/beta/v1/agent/"
+SCRIPTS_PATH = "/scripts/"
+CLIENTS_PATH = "/clients/"
+# The beta list's own cap (vendor source: max_page_size 1000).
+MAX_PAGE_SIZE = 1000
+
+_M = TypeVar("_M", bound=BaseModel)
+
+
+def normalize_instance_url(raw: str | None) -> str:
+    """The instance root, as vendors.md says: trimmed, https by default, no trailing ``/``.
+
+    A trailing ``/api`` is dropped (paths are root-relative on the
+    ``api.`` host). Tactical is self-hosted: there is no default instance.
+    """
+    text = (raw or "").strip()
+    if not text:
+        raise IntegrationMisconfigured(
+            "Tactical RMM integration has no instance URL configured; reconnect with "
+            "--url https://api.<your-domain>",
+            details={"instance_url": None},
+        )
+    return instance_root(
+        text, vendor="Tactical RMM", example="https://api.<your-domain>", strip_suffixes=("/api",)
+    )
+
+
+def _is_html(response: httpx.Response) -> bool:
+    return "html" in response.headers.get("content-type", "").lower()
+
+
+class TacticalRmmClient(VendorClient):
+    """One Tactical RMM instance, authenticated with an API key."""
+
+    vendor = "Tactical RMM"
+    throttle_key = "tacticalrmm"
+
+    def __init__(
+        self,
+        instance_url: str | None,
+        *,
+        api_key: SecretStr,
+        policy: OutboundPolicy,
+        transport: httpx.BaseTransport | None = None,
+        gate: RequestGate | None = None,
+        timeout: float = 30.0,
+    ) -> None:
+        super().__init__(
+            normalize_instance_url(instance_url),
+            policy=policy,
+            transport=transport,
+            gate=gate,
+            timeout=timeout,
+        )
+        self._api_key = api_key
+
+    def __repr__(self) -> str:
+        return f"TacticalRmmClient(base_url={redact_url(self.base_url)!r})"
+
+    def auth_headers(self) -> dict[str, str]:
+        return {API_KEY_HEADER: self._api_key.get_secret_value()}
+
+    def error_for(self, response: httpx.Response, *, mutating: bool = False) -> ActionFailure:
+        """The base ladder, except for Django's HTML 404 (no route matched the path).
+
+        DRF answers a missing object with JSON ``{"detail": ...}``; Django answers
+        a path no view serves with an HTML page: under ``/beta/`` that means the
+        beta API is off, elsewhere an id the URL pattern refuses (agent ids have
+        21 or more characters).
+        """
+        if response.status_code != 404 or not _is_html(response):
+            return super().error_for(response, mutating=mutating)
+        path = response.request.url.path
+        if path.startswith("/beta/"):
+            reason = "the beta API is off on this server"
+            return IntegrationMisconfigured(
+                f"Tactical RMM returned 404 for {path}: {reason}; set BETA_API_ENABLED = True "
+                "in the server's local_settings.py",
+                vendor=VendorDetail(404, reason),
+            )
+        return NotFound(
+            f"Tactical RMM returned 404 for {path}: no route matches it",
+            vendor=VendorDetail(404, "no route matches the path"),
+        )
+
+    # -- decoding -------------------------------------------------------------------
+
+    def _json(self, response: httpx.Response) -> Any:
+        if _is_html(response) or not response.content:
+            raise VendorError(
+                f"Tactical RMM at {redact_url(self.base_url)} answered "
+                f"{response.request.url.path} with HTML, not JSON: --url must be the "
+                "instance's api. host, not the rmm. dashboard",
+                vendor=VendorDetail(response.status_code, "HTML instead of JSON"),
+            )
+        try:
+            return response.json()
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            raise VendorError(
+                f"Tactical RMM answered {response.request.url.path} with a body that is not JSON",
+                vendor=VendorDetail(response.status_code, "unexpected response body"),
+            ) from None
+
+    def get_json(self, path: str, **params: Any) -> Any:
+        """``GET path`` and its decoded JSON body."""
+        return self._json(self.request("GET", path, params=params))
+
+    def _model(self, model: type[_M], data: Any, path: str, what: str) -> _M:
+        try:
+            return model.model_validate(data)
+        except ValidationError:
+            raise VendorError(
+                f"Tactical RMM answered {path} with an unexpected {what}",
+                vendor=VendorDetail(200, "unexpected response body"),
+            ) from None
+
+    # -- agents ---------------------------------------------------------------------
+
+    def get_agent(self, agent_id: str) -> WireAgent:
+        """``GET /agents/{agent_id}/``: by the string agent id, with ``status`` and ``client``.
+
+        Not the beta detail route: that one takes the integer primary key and
+        answers 404 for an agent id (vendors.md §1, disagreement 1).
+        """
+        path = f"/agents/{quote(agent_id, safe='')}/"
+        data = self.get_json(path)
+        if not isinstance(data, dict):
+            raise VendorError(
+                f"Tactical RMM agent {agent_id} returned an unexpected response",
+                vendor=VendorDetail(200, "unexpected response body"),
+            )
+        return self._model(WireAgent, data, path, "agent")
+
+    def list_agents_page(
+        self, *, page: int, page_size: int, hostname: str | None = None
+    ) -> WireAgentPage:
+        """One DRF page of ``GET /beta/v1/agent/`` (``hostname`` is an exact match)."""
+        data = self.get_json(BETA_AGENTS_PATH, hostname=hostname, page=page, page_size=page_size)
+        if isinstance(data, list):  # an unpaged answer is the whole list
+            data = {"results": data, "next": None}
+        return self._model(WireAgentPage, data, BETA_AGENTS_PATH, "agent page")
+
+    def iter_agents(self, *, page_size: int, hostname: str | None = None) -> Iterator[WireAgent]:
+        """Every agent, page by page while the vendor names a next page; stop iterating to stop."""
+        page = 1
+        while True:
+            found = self.list_agents_page(page=page, page_size=page_size, hostname=hostname)
+            yield from found.results
+            if not found.next or not found.results:
+                return
+            page += 1
+
+    # -- scripts and clients ------------------------------------------------------------
+
+    def list_scripts(self) -> list[WireScript]:
+        """``GET /scripts/``; a body that is not a list is no scripts (as the reference)."""
+        data = self.get_json(SCRIPTS_PATH)
+        if not isinstance(data, list):
+            return []
+        return [WireScript.model_validate(item) for item in data if isinstance(item, dict)]
+
+    def list_clients(self) -> list[Any]:
+        """``GET /clients/``: the connection check's read (one small list)."""
+        data = self.get_json(CLIENTS_PATH)
+        if not isinstance(data, list):
+            raise VendorError(
+                f"Tactical RMM answered {CLIENTS_PATH} with an unexpected client list",
+                vendor=VendorDetail(200, "unexpected response body"),
+            )
+        return data

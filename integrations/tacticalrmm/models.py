@@ -1,0 +1,218 @@
+"""Tactical RMM models: action inputs and outputs (what workflows see) and the vendor's wire shapes.
+
+Inputs forbid unknown fields and accept exactly what their published JSON
+Schema allows (``actionkit.inputs``). Wire models ignore fields they do not
+name and take any value in the ones they do: the server renders Django
+model fields freely, and the handlers turn a value of the wrong type into
+null (vendors.md §1: "values of the wrong type become null").
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from actionkit.inputs import NotBlank, StrictInput, StripBlank, Uuid
+
+Text = Annotated[str, StringConstraints(min_length=1, max_length=255), NotBlank, StripBlank]
+AgentId = Annotated[
+    Text,
+    Field(
+        description=(
+            "The Tactical RMM agent id (the long string id shown in the agent's URL, "
+            "not the numeric database id)."
+        )
+    ),
+]
+
+
+def text(value: Any) -> str | None:
+    """``value`` if it is a string with something in it, else None."""
+    return value.strip() if isinstance(value, str) and value.strip() else None
+
+
+def integer(value: Any) -> int | None:
+    """``value`` if it is an integer (not a bool), else None."""
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def instant(value: Any) -> datetime | None:
+    """A DRF datetime (ISO 8601) as an aware datetime; anything else is None."""
+    raw = text(value)
+    if raw is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+
+
+def online(status: Any) -> bool | None:
+    """``online`` (any case) is True, any other status word False (``overdue`` too), else None."""
+    word = text(status)
+    return None if word is None else word.lower() == "online"
+
+
+class _Wire(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+# -- inputs -------------------------------------------------------------------------
+
+
+class FindAgentsInput(StrictInput):
+    """Which agents to find: all filters given must match; none lists every agent.
+
+    The local mirror (assets synced from Tactical RMM) is searched by default;
+    ``live: true`` asks the Tactical RMM server.
+    """
+
+    agent_id: AgentId | None = None
+    asset_id: Uuid | None = Field(
+        default=None, description="A local asset; matches the agent it mirrors."
+    )
+    query: Text | None = Field(
+        default=None,
+        description=(
+            "Locally: text matched against the asset's name, tag and serial number. "
+            "Live: the agent's exact hostname (Tactical RMM filters by exact hostname)."
+        ),
+    )
+    live: bool = Field(
+        default=False,
+        description=(
+            "Ask the Tactical RMM server instead of the local mirror; the mirror holds only "
+            "what was synced, so an empty answer there may not be empty at Tactical RMM."
+        ),
+    )
+    limit: int = Field(
+        default=50, ge=1, le=200, description="Return at most this many (1 to 200; 50 by default)."
+    )
+
+
+class GetAgentInput(StrictInput):
+    """The one Tactical RMM agent to read."""
+
+    agent_id: AgentId
+
+
+class ListScriptsInput(StrictInput):
+    """Which scripts of the Tactical RMM script library to list."""
+
+    query: Text | None = Field(
+        default=None, description="Keep scripts whose name contains this text (any case)."
+    )
+    limit: int = Field(
+        default=100,
+        ge=1,
+        le=500,
+        description="Return at most this many (1 to 500; 100 by default).",
+    )
+
+
+# -- outputs ------------------------------------------------------------------------
+
+
+class Agent(BaseModel):
+    """One Tactical RMM agent, from the local mirror or from the server."""
+
+    agent_id: str = Field(description="The Tactical RMM agent id (its long string id).")
+    asset_id: uuid.UUID | None = Field(
+        description="The local asset mirroring this agent, if one does."
+    )
+    hostname: str | None = Field(description="The computer's host name as the agent reports it.")
+    organization_id: str | None = Field(
+        description=(
+            "The Tactical RMM client (customer) id, when known; the server's agent "
+            "routes do not send it, so live rows usually have null here."
+        )
+    )
+    client_name: str | None = Field(
+        description="The Tactical RMM client (customer) the agent belongs to, when known."
+    )
+    site_name: str | None = Field(description="The client's site the agent belongs to, when known.")
+    agent_online: bool | None = Field(
+        description=(
+            "Whether the agent is online (offline and overdue are false); null when "
+            "Tactical RMM did not say, as in live listings."
+        )
+    )
+    last_seen_at: datetime | None = Field(description="When the agent last checked in.")
+    os_name: str | None = Field(description="Operating system, e.g. Windows 11 Pro.")
+    source: Literal["local", "tacticalrmm"] = Field(
+        description="Where this row comes from: local (the mirror) or tacticalrmm (the server)."
+    )
+
+
+class FindAgentsOutput(BaseModel):
+    """The agents found."""
+
+    agents: list[Agent] = Field(description="The agents found, at most limit of them.")
+    count: int = Field(description="How many agents were found (the length of agents).")
+
+
+class GetAgentOutput(BaseModel):
+    """The agent read from Tactical RMM."""
+
+    agent: Agent = Field(description="The agent as the Tactical RMM server reports it now.")
+
+
+class Script(BaseModel):
+    """One script of the Tactical RMM script library."""
+
+    id: int | None = Field(description="The script's id in Tactical RMM (to run it by).")
+    name: str | None = Field(description="The script's name in the library.")
+    shell: str | None = Field(
+        description="What runs it: powershell, cmd, python, shell, nushell or deno."
+    )
+    category: str | None = Field(description="The library category it is filed under.")
+    description: str | None = Field(description="What the script does, as its author wrote.")
+
+
+class ListScriptsOutput(BaseModel):
+    """The scripts found."""
+
+    scripts: list[Script] = Field(description="Matching scripts, in the server's order.")
+    count: int = Field(description="How many scripts were found (the length of scripts).")
+
+
+# -- wire -----------------------------------------------------------------------------
+
+
+class WireAgent(_Wire):
+    """An agent as ``/agents/{agent_id}/`` or a ``/beta/v1/agent/`` row renders it."""
+
+    agent_id: Any = None
+    hostname: Any = None
+    name: Any = None
+    computer_name: Any = None
+    status: Any = None
+    agent_status: Any = None
+    client_id: Any = None
+    client: Any = None
+    client_name: Any = None
+    site_name: Any = None
+    last_seen: Any = None
+    operating_system: Any = None
+    os_type: Any = None
+
+
+class WireAgentPage(_Wire):
+    """One DRF page of the beta agent list."""
+
+    results: list[WireAgent] = []
+    next: Any = None
+
+
+class WireScript(_Wire):
+    """A script as ``GET /scripts/`` renders it."""
+
+    id: Any = None
+    name: Any = None
+    shell: Any = None
+    category: Any = None
+    description: Any = None
