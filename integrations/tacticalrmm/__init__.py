@@ -1,9 +1,9 @@
-"""Tactical RMM: agents (find, get) and the script library, as the ``app:tacticalrmm`` tile.
+"""Tactical RMM: agents (find, get, run a script or command, reboot) and the script library.
 
-Self-hosted: every MSP runs its own server, so any public https host is
-allowed. Secrets: an API key (``X-API-KEY``), or Knox login credentials and
-the token they yield (Knox mode and the actions that run things on agents
-come with a later slice of the module's issue).
+The ``app:tacticalrmm`` tile. Self-hosted: every MSP runs its own server, so
+any public https host is allowed. Secrets: an API key (``X-API-KEY``), or
+Knox login credentials and the token they yield (Knox mode comes with a
+later slice of the module's issue).
 
 ``register(catalog)`` is the whole public surface; importing this package
 registers nothing.
@@ -42,7 +42,7 @@ VENDOR = Vendor(
 MODULE = IntegrationModule(
     group_key=f"app:{PROVIDER}",
     label=LABEL,
-    description="Find and read Tactical RMM agents, and list the script library.",
+    description="Tactical RMM actions for agents, scripts, and remote execution.",
     icon_token="tacticalrmm",
     default_action_id=FIND_AGENTS.id,
     allowed_action_ids=tuple(spec.id for spec in ACTIONS),

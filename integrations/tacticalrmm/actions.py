@@ -1,8 +1,8 @@
-"""The Tactical RMM actions of this slice (the reads): their specs, in catalog order.
+"""The Tactical RMM actions: their specs, in catalog order.
 
-Handlers are plain functions ``(input, ctx) -> output``, one module per noun
-(``agents.py``, ``scripts.py``); the connection and client they share are in
-``connection.py``.
+Handlers are plain functions ``(input, ctx) -> output``: the reads one module
+per noun (``agents.py``, ``scripts.py``), running things on agents in
+``remote.py``; the connection and client they share are in ``connection.py``.
 """
 
 from __future__ import annotations
@@ -14,12 +14,24 @@ from catalog.actions import ActionRegistry
 from integrations.tacticalrmm.agents import find_agents, get_agent
 from integrations.tacticalrmm.connection import LABEL
 from integrations.tacticalrmm.models import (
+    MAX_RUN_TIMEOUT,
     FindAgentsInput,
     FindAgentsOutput,
     GetAgentInput,
     GetAgentOutput,
     ListScriptsInput,
     ListScriptsOutput,
+    RebootAgentInput,
+    RebootAgentOutput,
+    RunCommandInput,
+    RunOutput,
+    RunScriptInput,
+)
+from integrations.tacticalrmm.remote import (
+    answer_timeout,
+    reboot_agent,
+    run_command,
+    run_script,
 )
 from integrations.tacticalrmm.scripts import list_scripts
 
@@ -60,10 +72,53 @@ LIST_SCRIPTS = ActionSpec(
     ui=_ui("List scripts", "Scripts in the Tactical RMM script library, filtered by name."),
 )
 
-ACTIONS: tuple[ActionSpec[Any, Any], ...] = (FIND_AGENTS, GET_AGENT, LIST_SCRIPTS)
+# A waited run holds its step for as long as the server holds the request.
+RUN_TIME_LIMIT = answer_timeout(MAX_RUN_TIMEOUT) + 30.0
+RUN_SCRIPT = ActionSpec(
+    id="tacticalrmm.agents.run_script",
+    version=1,
+    input_model=RunScriptInput,
+    output_model=RunOutput,
+    handler=run_script,
+    side_effectful=True,
+    time_limit=RUN_TIME_LIMIT,
+    ui=_ui(
+        "Run script",
+        "Run a script from the Tactical RMM library on an agent and, by default, return "
+        "its output.",
+    ),
+)
+RUN_COMMAND = ActionSpec(
+    id="tacticalrmm.agents.run_command",
+    version=1,
+    input_model=RunCommandInput,
+    output_model=RunOutput,
+    handler=run_command,
+    side_effectful=True,
+    time_limit=RUN_TIME_LIMIT,
+    ui=_ui("Run command", "Run a shell command on a Tactical RMM agent and return its output."),
+)
+REBOOT_AGENT = ActionSpec(
+    id="tacticalrmm.agents.reboot",
+    version=1,
+    input_model=RebootAgentInput,
+    output_model=RebootAgentOutput,
+    handler=reboot_agent,
+    side_effectful=True,
+    ui=_ui("Reboot agent", "Restart a Tactical RMM agent's computer now."),
+)
+
+ACTIONS: tuple[ActionSpec[Any, Any], ...] = (
+    FIND_AGENTS,
+    GET_AGENT,
+    LIST_SCRIPTS,
+    RUN_SCRIPT,
+    RUN_COMMAND,
+    REBOOT_AGENT,
+)
 
 
 def register_actions(actions: ActionRegistry) -> None:
-    """Register the Tactical RMM read actions."""
+    """Register the Tactical RMM actions."""
     for spec in ACTIONS:
         actions.register(spec)

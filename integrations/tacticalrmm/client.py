@@ -25,9 +25,11 @@ from pydantic import BaseModel, SecretStr, ValidationError
 
 from actionkit.context import RequestGate
 from actionkit.errors import (
+    ActionError,
     ActionFailure,
     IntegrationMisconfigured,
     NotFound,
+    TransientFailure,
     VendorDetail,
     VendorError,
 )
@@ -41,6 +43,8 @@ SCRIPTS_PATH = "/scripts/"
 CLIENTS_PATH = "/clients/"
 # The beta list's own cap (vendor source: max_page_size 1000).
 MAX_PAGE_SIZE = 1000
+# What the server answers when NATS could not reach the agent (cmd's timeout, reboot).
+UNREACHABLE = "Unable to contact the agent"
 
 _M = TypeVar("_M", bound=BaseModel)
 
@@ -63,8 +67,25 @@ def normalize_instance_url(raw: str | None) -> str:
     )
 
 
+class AgentUnreachable(ActionError):
+    """The agent did not answer Tactical RMM: offline, or cut off from its NATS server.
+
+    Not retryable: the run may have reached an agent that was merely slow,
+    and repeating it could run it twice.
+    """
+
+    default_code = "AGENT_OFFLINE"
+
+
 def _is_html(response: httpx.Response) -> bool:
     return "html" in response.headers.get("content-type", "").lower()
+
+
+def _body(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return None
 
 
 class TacticalRmmClient(VendorClient):
@@ -106,6 +127,11 @@ class TacticalRmmClient(VendorClient):
         beta API is off, elsewhere an id the URL pattern refuses (agent ids have
         21 or more characters).
         """
+        if response.status_code == 400 and _body(response) == UNREACHABLE:
+            return AgentUnreachable(
+                f"Tactical RMM could not contact the agent ({response.request.url.path})",
+                vendor=VendorDetail(400, UNREACHABLE),
+            )
         if response.status_code != 404 or not _is_html(response):
             return super().error_for(response, mutating=mutating)
         path = response.request.url.path
@@ -206,3 +232,39 @@ class TacticalRmmClient(VendorClient):
                 vendor=VendorDetail(200, "unexpected response body"),
             )
         return data
+
+    # -- running things on agents ------------------------------------------------------
+
+    def _agent_run(self, agent_id: str, action: str, body: dict[str, Any] | None) -> Any:
+        """``POST /agents/{agent_id}/{action}/`` and its decoded answer.
+
+        The server answers a wait it gave up on, or a NATS outage, with 200 and
+        the bare string ``"timeout"`` or ``"natsdown"``: neither is a success.
+        ``natsdown`` means nothing left the server, so it is retryable.
+        """
+        path = f"/agents/{quote(agent_id, safe='')}/{action}/"
+        data = self._json(self.request("POST", path, json=body))
+        if data == "timeout":
+            raise AgentUnreachable(
+                f"Tactical RMM got no answer from agent {agent_id} in time ({path})",
+                vendor=VendorDetail(200, "timeout"),
+            )
+        if data == "natsdown":
+            raise TransientFailure(
+                "Tactical RMM's NATS server is down, so the request did not reach the agent",
+                vendor=VendorDetail(200, "natsdown"),
+                outcome_known=True,
+            )
+        return data
+
+    def run_script(self, agent_id: str, body: dict[str, Any]) -> Any:
+        """``POST /agents/{agent_id}/runscript/``: the output (waited) or the started notice."""
+        return self._agent_run(agent_id, "runscript", body)
+
+    def run_command(self, agent_id: str, body: dict[str, Any]) -> Any:
+        """``POST /agents/{agent_id}/cmd/``: the command's output."""
+        return self._agent_run(agent_id, "cmd", body)
+
+    def reboot(self, agent_id: str) -> None:
+        """``POST /agents/{agent_id}/reboot/`` (no body; the ``"ok"`` answer is not needed)."""
+        self.request("POST", f"/agents/{quote(agent_id, safe='')}/reboot/")

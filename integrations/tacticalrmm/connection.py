@@ -41,8 +41,11 @@ def api_key(ctx: TenantContext) -> SecretStr:
 
 
 @contextmanager
-def client_for(ctx: ActionContext) -> Iterator[TacticalRmmClient]:
-    """A client for the tenant's instance, with its API key, gated by ``ctx``."""
+def client_for(ctx: ActionContext, *, timeout: float = 30.0) -> Iterator[TacticalRmmClient]:
+    """A client for the tenant's instance, with its API key, gated by ``ctx``.
+
+    ``timeout``: seconds to wait for an answer (a waited run is held that long).
+    """
     connection = rmm_connection(ctx, PROVIDER, LABEL)
     key = api_key(ctx)
     policy = ctx.outbound(HOSTS, allow_custom_host=connection.allow_custom_host)
@@ -52,6 +55,7 @@ def client_for(ctx: ActionContext) -> Iterator[TacticalRmmClient]:
         policy=policy,
         transport=ctx.transport(PROVIDER),
         gate=ctx.gate,
+        timeout=timeout,
     ) as client:
         yield client
 

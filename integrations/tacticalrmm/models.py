@@ -13,9 +13,17 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+)
+from pydantic_core import PydanticCustomError
 
-from actionkit.inputs import NotBlank, StrictInput, StripBlank, Uuid
+from actionkit.inputs import Matches, NotBlank, StrictInput, StripBlank, Uuid, anchored
 
 Text = Annotated[str, StringConstraints(min_length=1, max_length=255), NotBlank, StripBlank]
 AgentId = Annotated[
@@ -27,6 +35,26 @@ AgentId = Annotated[
         )
     ),
 ]
+
+
+# The vendor's own bounds for a run (vendors.md §1: timeout 1 to 3600 seconds).
+MAX_RUN_TIMEOUT = 3600
+MAX_ARGS = 100
+MAX_ARG_LENGTH = 4096
+MAX_COMMAND_LENGTH = 65_536
+# NAME=value, as the agent sets it in the script's environment; a name that is not
+# an identifier (or a line break in the value) would not survive that.
+ENV_VAR_PATTERN = anchored("[A-Za-z_][A-Za-z0-9_]*=[^\\n\\r]*")
+EnvVar = Annotated[
+    str,
+    StringConstraints(max_length=MAX_ARG_LENGTH),
+    Matches(
+        ENV_VAR_PATTERN,
+        "Input should be NAME=value: a name of letters, digits and underscores not "
+        "starting with a digit, then =, then a value without line breaks",
+    ),
+]
+ScriptArg = Annotated[str, StringConstraints(max_length=MAX_ARG_LENGTH)]
 
 
 def text(value: Any) -> str | None:
@@ -114,6 +142,99 @@ class ListScriptsInput(StrictInput):
     )
 
 
+class RunScriptInput(StrictInput):
+    """Which library script to run on which agent, how, and whether to wait for its output."""
+
+    agent_id: AgentId
+    script_id: int = Field(
+        ge=1,
+        le=2_147_483_647,
+        description="The script's id in the Tactical RMM library (its id in scripts.list).",
+    )
+    args: list[ScriptArg] = Field(
+        default_factory=list,
+        max_length=MAX_ARGS,
+        description="Arguments passed to the script, one string each, in order.",
+    )
+    env_vars: list[EnvVar] = Field(
+        default_factory=list,
+        max_length=MAX_ARGS,
+        description="Environment variables for the script, each as NAME=value.",
+    )
+    timeout: int = Field(
+        default=90,
+        ge=1,
+        le=MAX_RUN_TIMEOUT,
+        description="Seconds the agent lets the script run before stopping it (1 to 3600).",
+    )
+    run_as_user: bool = Field(
+        default=False,
+        description="Run as the logged-on user instead of SYSTEM (Windows agents).",
+    )
+    wait_for_output: bool = Field(
+        default=True,
+        description=(
+            "Wait for the script to finish and return its output; false starts it and "
+            "returns at once, with no output."
+        ),
+    )
+
+
+class RunCommandInput(StrictInput):
+    """Which shell command to run on which agent."""
+
+    # The published schema carries the cross-field rule the validator below enforces.
+    model_config = ConfigDict(
+        json_schema_extra={
+            "if": {"properties": {"shell": {"const": "custom"}}, "required": ["shell"]},
+            "then": {
+                "required": ["custom_shell"],
+                "properties": {"custom_shell": {"not": {"type": "null"}}},
+            },
+        }
+    )
+
+    agent_id: AgentId
+    command: Annotated[
+        str, StringConstraints(min_length=1, max_length=MAX_COMMAND_LENGTH), NotBlank
+    ] = Field(description="The command line to run, as typed at the shell's prompt.")
+    shell: Text = Field(
+        default="powershell",
+        description=(
+            "The shell that runs it: powershell, cmd, or on Linux and macOS a shell path "
+            "such as /bin/bash; custom runs the program named in custom_shell."
+        ),
+    )
+    custom_shell: Text | None = Field(
+        default=None,
+        validate_default=True,
+        description="The shell program to run the command with; required when shell is custom.",
+    )
+    timeout: int = Field(
+        default=30,
+        ge=1,
+        le=MAX_RUN_TIMEOUT,
+        description="Seconds to wait for the command to finish (1 to 3600).",
+    )
+    run_as_user: bool = Field(
+        default=False,
+        description="Run as the logged-on user instead of SYSTEM (Windows agents).",
+    )
+
+    @field_validator("custom_shell")
+    @classmethod
+    def _custom_shell_for_custom(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None and info.data.get("shell") == "custom":
+            raise PydanticCustomError("missing", "custom_shell is required when shell is custom")
+        return value
+
+
+class RebootAgentInput(StrictInput):
+    """The agent whose computer to restart now."""
+
+    agent_id: AgentId
+
+
 # -- outputs ------------------------------------------------------------------------
 
 
@@ -178,6 +299,29 @@ class ListScriptsOutput(BaseModel):
 
     scripts: list[Script] = Field(description="Matching scripts, in the server's order.")
     count: int = Field(description="How many scripts were found (the length of scripts).")
+
+
+class RunOutput(BaseModel):
+    """What Tactical RMM said to a script or command run."""
+
+    run_requested: bool = Field(description="Always true: Tactical RMM accepted the run.")
+    agent_id: str = Field(description="The agent the run was sent to.")
+    output: str | None = Field(
+        description=(
+            "What the script or command printed, when the step waited for it; null when "
+            "it was only started."
+        )
+    )
+    vendor_response: Any | None = Field(
+        description="Tactical RMM's answer as it came, e.g. the started-run notice."
+    )
+
+
+class RebootAgentOutput(BaseModel):
+    """Tactical RMM accepted the reboot."""
+
+    reboot_requested: bool = Field(description="Always true: the agent accepted the reboot.")
+    agent_id: str = Field(description="The agent whose computer is restarting.")
 
 
 # -- wire -----------------------------------------------------------------------------

@@ -10,6 +10,7 @@ ledger times are exact); the throttle never sleeps; retries are not jittered.
 from __future__ import annotations
 
 import itertools
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,6 +25,7 @@ from executor.wire import TaskRequest
 from sandbox.core import ManualClock
 from store import Store
 from store import connections as conn
+from store.models import WorkflowActionInvocation
 from store.tenants import create_tenant
 from tests.executor.conftest import DateClock
 
@@ -118,6 +120,17 @@ class VendorHarness:
     def ok(self, action: str, input: dict[str, Any], key: str | None = None) -> dict[str, Any]:
         """Run and return the output of a step that must succeed."""
         return output_of(self.run(action, input, key))
+
+    def ledger_texts(self) -> list[str]:
+        """Every ledger row's stored input, outcome and wait state as JSON text (canary checks)."""
+        with self.store.sessions() as session:
+            return [
+                json.dumps(
+                    [r.input_json, r.output_json, r.error_json, r.error_message, r.wait_state],
+                    default=str,
+                )
+                for r in session.query(WorkflowActionInvocation)
+            ]
 
     def error(self, action: str, input: dict[str, Any], key: str | None = None) -> dict[str, Any]:
         """Run and return the error payload of a step that must fail."""
