@@ -10,6 +10,7 @@ import pytest
 from pydantic import SecretStr
 
 from catalog.registration import Catalog
+from executor.ledger import ClaimRequest, input_hash
 from executor.pipeline import Pipeline
 from executor.settings import Settings
 from executor.throttle import MemoryThrottle, RateLimit, Throttle
@@ -101,4 +102,22 @@ def harness(store: Store, settings: Settings) -> Harness:
         fake_clock=fake_clock,
         catalog=widgets_catalog(),
         settings=settings.model_copy(update={"lease_seconds": 30.0, "max_attempts": 3}),
+    )
+
+
+def claim_request(key: str, action_id: str = "widgets.widgets.create") -> ClaimRequest:
+    """A side-effectful widgets step's claim, as a worker would make it."""
+    data = {"name": "disk cleanup", "color": None}
+    return ClaimRequest(
+        tenant_id=TENANT,
+        key=key,
+        action_id=action_id,
+        action_version=1,
+        input_json=data,
+        input_hash=input_hash(data),
+        run_id="run-1",
+        step_path="root.steps[0]",
+        side_effectful=True,
+        safe_to_repeat=False,
+        max_attempts=3,
     )

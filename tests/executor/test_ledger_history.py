@@ -20,11 +20,11 @@ from sqlalchemy import event
 from executor.control import StepRefused, cancel_step, reopen_step
 from executor.decision import Answer, decide, operator_refusal
 from executor.history import MAX_ENTRIES
-from executor.ledger import ClaimRequest, Ledger, RowSnapshot, Run, input_hash
+from executor.ledger import Ledger, RowSnapshot, Run
 from executor.pipeline import Finished, Reschedule
 from executor.wire import TaskRequest
 from sandbox.core import Fault
-from tests.executor.conftest import CANARY_KEY, TENANT, Harness
+from tests.executor.conftest import CANARY_KEY, TENANT, Harness, claim_request
 
 CREATE = "widgets.widgets.create"
 CREATE_SAFE = "widgets.widgets.create_idempotent"
@@ -62,23 +62,6 @@ def row_of(ledger: Ledger, key: str) -> RowSnapshot:
 
 def results(row: RowSnapshot) -> list[tuple[int, str, str | None]]:
     return [(e["attempt"], e["phase"], e.get("result")) for e in row.history]
-
-
-def claim_request(key: str, action_id: str = CREATE) -> ClaimRequest:
-    data = {"name": "disk cleanup", "color": None}
-    return ClaimRequest(
-        tenant_id=TENANT,
-        key=key,
-        action_id=action_id,
-        action_version=1,
-        input_json=data,
-        input_hash=input_hash(data),
-        run_id="run-1",
-        step_path="root.steps[0]",
-        side_effectful=True,
-        safe_to_repeat=False,
-        max_attempts=3,
-    )
 
 
 # -- the history of each kind of run -------------------------------------------------

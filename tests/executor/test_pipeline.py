@@ -19,7 +19,7 @@ from executor.pipeline import Dropped, Finished, Rejected, Reschedule
 from executor.wire import TaskRequest
 from sandbox.core import Fault
 from store.models import RmmIntegration, WorkflowActionInvocation
-from tests.executor.conftest import CANARY_KEY, TENANT, Harness
+from tests.executor.conftest import CANARY_KEY, TENANT, Harness, claim_request
 
 CREATE = "widgets.widgets.create"
 CREATE_SAFE = "widgets.widgets.create_idempotent"  # side-effectful, declared safe to repeat
@@ -236,23 +236,7 @@ def test_non_retryable_vendor_error_carries_status_and_message(harness: Harness)
 
 
 def _claim(ledger: Ledger, key: str, owner: str) -> None:
-    data = {"name": "disk cleanup", "color": None}
-    ledger.claim(
-        ClaimRequest(
-            tenant_id=TENANT,
-            key=key,
-            action_id=CREATE,
-            action_version=1,
-            input_json=data,
-            input_hash=input_hash(data),
-            run_id="run-1",
-            step_path="root.steps[0]",
-            side_effectful=True,
-            safe_to_repeat=False,
-            max_attempts=3,
-        ),
-        owner,
-    )
+    ledger.claim(claim_request(key), owner)
 
 
 def test_a_duplicate_in_flight_is_not_run_twice(harness: Harness) -> None:
