@@ -26,13 +26,21 @@ class Pending:
 
     ``state`` (small, JSON-serialisable) is saved on the ledger row and handed
     to the action's ``check`` step. ``timeout`` (seconds from the first answer)
-    bounds the whole wait; past it the step ends ``TIMEOUT``.
+    bounds the whole wait; past it the step ends ``TIMEOUT``. ``note`` says
+    what the step waits for (shown with a ``WAITING`` step).
+
+    ``rerun``: nothing was sent yet and the step should start over when due:
+    the handler runs again (not the check step), in the same attempt, and the
+    first answer's deadline still bounds the wait (e.g. waiting for a device to
+    come online before sending it a command). Only before any mutating
+    request: a handler that answers it after one ends ``OUTCOME_UNKNOWN``.
     """
 
     check_after: float
     state: dict[str, Any] = field(default_factory=dict)
     timeout: float | None = None
     note: str = ""
+    rerun: bool = False
 
 
 @dataclass(frozen=True)

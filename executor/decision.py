@@ -19,7 +19,8 @@ The rules (README, "Delivery semantics" and "Failure rules"):
   otherwise ``Answer``;
 - ``WAITING``: not due yet (more than a second ahead): ``Skip``; due: take it
   (a ``check`` keeps its attempt, a ``retry`` starts the next, a throttled
-  step starts at the slot it reserved);
+  step starts at the slot it reserved, a ``deferred`` one starts over in the
+  same attempt);
 - ``STARTED`` with a live lease: ``Wait`` for it; expired lease: a waiting
   check is taken over as a check; a side effect already dispatched is read
   back (``reconcile``) when the action can, else ``GiveUp`` (OUTCOME_UNKNOWN)

@@ -7,8 +7,9 @@ One row per (tenant, idempotency key). Statuses:
 - ``STARTED``  a worker holds a lease and runs the step (renewed while it runs);
 - ``WAITING``  nothing runs; the step is due again at ``next_check_at``: the
   vendor is still working (``wait_state.kind = "check"``), a retry is
-  scheduled after a retryable failure (``"retry"``), or the throttle deferred
-  it (``"throttled"``);
+  scheduled after a retryable failure (``"retry"``), the throttle deferred
+  it (``"throttled"``), or the handler asked to start over later without
+  having sent anything (``"deferred"``, e.g. a device offline);
 - ``SUCCEEDED`` / ``FAILED``  final (``completed_at`` is set);
 - ``CANCELLED`` final too: an operator cancelled the step while it was
   ``WAITING`` or ``QUEUED`` (``patchbay step cancel``); every later delivery
@@ -63,7 +64,9 @@ from store.models import ExecutorLock
 from store.models import WorkflowActionInvocation as Row
 from store.types import utcnow
 
-WaitKind = Literal["check", "retry", "throttled"]
+WaitKind = Literal["check", "retry", "throttled", "deferred"]
+# Waits after which a step starts again and its deadline still stands.
+KEEPS_DEADLINE = ("deferred", "throttled")
 
 
 def input_hash(data: dict[str, Any]) -> str:
@@ -468,6 +471,10 @@ class Ledger:
         }
         if phase == "start":
             values |= {"dispatched_at": None, "wait_state": None, "started_at": now}
+            # A deferred start keeps the deadline its first answer set; any other
+            # start gets a new one from its own answer.
+            if (row.wait_state or {}).get("kind") not in KEEPS_DEADLINE:
+                values["deadline_at"] = None
         fresh = self._apply(self._guarded(row).values(**values))
         if fresh is None:
             return None

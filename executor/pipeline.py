@@ -383,6 +383,8 @@ class Pipeline:
             return Dropped("lease lost", row)
         if claim.phase == "reconcile":
             return self._reconciled(spec, claim, owner, settled, redactor, log)
+        if error is None and isinstance(result, Pending) and result.rerun:
+            error = self._bad_rerun(spec, claim, gate)
         if error is None:
             return self._returned(spec, row, owner, result, claim, redactor, log)
         if isinstance(settled, NotApplied):
@@ -394,6 +396,24 @@ class Pipeline:
         if claim.phase == "check":
             return self._check_failed(spec, claim, owner, error, redactor, log)
         return self._failed(spec, row, owner, error, gate, redactor, log)
+
+    @staticmethod
+    def _bad_rerun(spec: AnyActionSpec, claim: Run, gate: InvocationGate) -> ActionFailure | None:
+        """Why a ``Pending(rerun=True)`` answer may not be honoured, or None if it may.
+
+        Starting over would send again what was already sent; a check step
+        has already started its vendor job.
+        """
+        if claim.phase == "check":
+            return InternalError(f"{spec.key}: a check step answered Pending(rerun=True)")
+        if gate.dispatched:
+            error = InternalError(
+                f"{spec.key} asked to start over after sending a mutating request; "
+                "not repeated automatically"
+            )
+            error.outcome_known = False
+            return error
+        return None
 
     def _time_limit_error(
         self, spec: AnyActionSpec, limit: float, dispatched: bool
@@ -507,15 +527,17 @@ class Pipeline:
         now = self._clock()
         if isinstance(result, Pending):
             deadline = row.deadline_at
-            if claim.phase == "start" or deadline is None:
+            # A start carries a deadline only when it resumes a deferred wait.
+            resumed = result.rerun and deadline is not None
+            if deadline is None or (claim.phase == "start" and not resumed):
                 timeout = (
                     result.timeout if result.timeout is not None else self.settings.wait_timeout
                 )
                 deadline = now + timedelta(seconds=timeout)
             if now >= deadline:
+                why = f": {result.note}" if result.note else "; last known state attached"
                 timed_out = StepTimeout(
-                    f"{spec.key} did not finish before its deadline "
-                    f"({deadline.isoformat()}); last known state attached",
+                    f"{spec.key} did not finish before its deadline ({deadline.isoformat()}){why}",
                     details={"state": result.state, "note": result.note},
                 )
                 return self._record_failure(spec, row, owner, timed_out, redactor, log)
@@ -524,14 +546,19 @@ class Pipeline:
             if not self.ledger.wait(
                 row,
                 owner,
-                kind="check",
+                kind="deferred" if result.rerun else "check",
                 due_in=due_in,
                 state=state,
                 deadline_at=deadline,
                 note=redactor.text(result.note) or None,
             ):
                 return Dropped("lease lost", row)
-            log.info("waiting on the vendor; next check in %.1fs", due_in)
+            if result.rerun:
+                log.info(
+                    "deferred (%s); starting again in %.1fs", redactor.text(result.note), due_in
+                )
+            else:
+                log.info("waiting on the vendor; next check in %.1fs", due_in)
             return Reschedule(due_in, "waiting", row, {"note": result.note})
         try:
             output = spec.output_model.model_validate(

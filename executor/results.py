@@ -40,6 +40,8 @@ class InvocationResult(BaseModel):
     completed_at: datetime | None
     updated_at: datetime | None = None
     replayed: bool = False
+    waiting_for: str | None = None
+    """What a ``WAITING`` step waits for, in words (e.g. "agent X is offline ..."); else None."""
 
     @property
     def succeeded(self) -> bool:
@@ -61,6 +63,23 @@ class StepDetail(InvocationResult):
     history: list[dict[str, Any]]
 
 
+# What a wait of each kind is for, when its step gave no note.
+_WAIT_WORDS = {
+    "check": "the vendor to finish",
+    "throttled": "the vendor's rate limit",
+    "deferred": "the step to start again",
+}
+
+
+def _waiting_for(row: RowSnapshot) -> str | None:
+    if row.status != "WAITING":
+        return None
+    wait = (row.history[-1].get("wait") if row.history else None) or {}
+    if wait.get("note"):
+        return str(wait["note"])
+    return _WAIT_WORDS.get(str((row.wait_state or {}).get("kind")))
+
+
 def _fields(row: RowSnapshot) -> dict[str, Any]:
     return {
         "key": row.key,
@@ -77,6 +96,7 @@ def _fields(row: RowSnapshot) -> dict[str, Any]:
         "created_at": row.created_at,
         "completed_at": row.completed_at,
         "updated_at": row.updated_at,
+        "waiting_for": _waiting_for(row),
     }
 
 

@@ -119,7 +119,8 @@ def outcome_text(result: InvocationResult) -> str:
         return values_text(result.output)
     if result.status == "WAITING":
         last = f" (after {result.error.get('code')})" if result.error else ""
-        return f"waiting{last}"
+        why = f": {result.waiting_for}" if result.waiting_for else ""
+        return f"waiting{last}{why}"
     if result.status in ("QUEUED", "STARTED"):
         return "queued" if result.status == "QUEUED" else "running"
     return error_text(result.error)

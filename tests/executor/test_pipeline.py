@@ -448,3 +448,82 @@ def test_string_values_inside_json_secrets_are_redacted_on_their_own() -> None:
     redactor = Redactor()
     redactor.add(json.dumps({"access_token": "at-CANARY-123", "refresh_token": "rt-CANARY-456"}))
     assert redactor.text("sent at-CANARY-123 and rt-CANARY-456") == "sent [REDACTED] and [REDACTED]"
+
+
+CREATE_AFTER = "widgets.widgets.create_after"
+
+
+def test_a_deferred_step_starts_over_when_due_and_runs_once(harness: Harness) -> None:
+    pipeline = harness.pipeline()
+    step = task(
+        key="after-1",
+        action_id=CREATE_AFTER,
+        input={"name": "b", "after": "a", "check_every": 3},
+    )
+    first = pipeline.execute(step)
+    assert isinstance(first, Reschedule)
+    assert (first.reason, first.countdown) == ("waiting", 3)
+    row = pipeline.ledger.get(TENANT, "after-1")
+    assert row is not None
+    assert (row.status, row.attempt) == ("WAITING", 1)
+    assert row.wait_state is not None
+    assert row.wait_state["kind"] == "deferred"
+    assert row.history[-1]["wait"]["note"] == "waiting for widget 'a'"
+    deadline = row.deadline_at
+    assert deadline is not None
+    # A duplicate before it is due starts nothing.
+    assert isinstance(pipeline.execute(step), Dropped)
+    harness.clock.advance(3)
+    assert isinstance(pipeline.execute(step), Reschedule)
+    again = pipeline.ledger.get(TENANT, "after-1")
+    assert again is not None
+    assert (again.status, again.attempt, again.deadline_at) == ("WAITING", 1, deadline)
+    assert harness.fake.count("POST", "/v1/widgets") == 0
+    finished(pipeline.execute(task(key="make-a", input={"name": "a"})))
+    harness.clock.advance(3)
+    done = finished(pipeline.execute(step))
+    assert (done.row.status, done.row.attempt) == ("SUCCEEDED", 1)
+    assert done.row.output is not None
+    assert done.row.output["name"] == "b"
+    assert [w["name"] for w in harness.fake.widgets_created()] == ["a", "b"]
+    # A later copy replays the stored output.
+    assert finished(pipeline.execute(step)).replayed
+
+
+def test_a_deferred_step_past_its_deadline_ends_timeout_having_sent_nothing(
+    harness: Harness,
+) -> None:
+    pipeline = harness.pipeline()
+    step = task(
+        key="after-t", action_id=CREATE_AFTER, input={"name": "b", "after": "a", "wait": 2.5}
+    )
+    outcome: object = pipeline.execute(step)
+    for _ in range(10):
+        if not isinstance(outcome, Reschedule):
+            break
+        assert outcome.countdown <= 1
+        harness.clock.advance(outcome.countdown)
+        outcome = pipeline.execute(step)
+    done = finished(outcome)
+    assert done.row.error is not None
+    assert done.row.error["code"] == "TIMEOUT"
+    assert "waiting for widget 'a'" in done.row.error["message"]
+    assert harness.fake.count("POST", "/v1/widgets") == 0
+
+
+def test_a_handler_asking_to_start_over_after_sending_ends_outcome_unknown(
+    harness: Harness,
+) -> None:
+    pipeline = harness.pipeline()
+    finished(pipeline.execute(task(key="make-a", input={"name": "a"})))
+    step = task(
+        key="after-bad",
+        action_id=CREATE_AFTER,
+        input={"name": "b", "after": "a", "rerun_after_sending": True},
+    )
+    done = finished(pipeline.execute(step))
+    assert done.row.error is not None
+    assert done.row.error["code"] == "OUTCOME_UNKNOWN"
+    harness.clock.advance(5)
+    assert finished(pipeline.execute(step)).replayed
+    assert [w["name"] for w in harness.fake.widgets_created()] == ["a", "b"]

@@ -95,6 +95,37 @@ def find_created_widget(inp: CreateWidgetInput, ctx: ActionContext) -> WidgetOut
                 return NotApplied(f"no widget named {inp.name!r}")
 
 
+class CreateAfterInput(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=200)
+    after: str = Field(min_length=1, description="Create only once a widget of this name exists.")
+    wait: float = Field(default=10, gt=0)
+    check_every: float = Field(default=1, gt=0)
+    # A broken handler: asks to start over after it has created the widget.
+    rerun_after_sending: bool = False
+
+
+def _named(client: WidgetsClient, name: str) -> dict[str, Any] | None:
+    body = client.request_json("GET", "/v1/widgets", params={"limit": 100})
+    return next((w for w in body["data"] if w["name"] == name), None)
+
+
+def create_after(inp: CreateAfterInput, ctx: ActionContext) -> WidgetOutput | Pending:
+    """Create a widget once another exists: defers (``Pending(rerun=True)``) until then."""
+    with client_for(ctx) as client:
+        if _named(client, inp.after) is None:
+            return Pending(
+                check_after=inp.check_every,
+                timeout=inp.wait,
+                note=f"waiting for widget {inp.after!r}",
+                rerun=True,
+            )
+        body = client.request_json("POST", "/v1/widgets", json={"name": inp.name})
+    if inp.rerun_after_sending:
+        return Pending(check_after=inp.check_every, rerun=True)
+    return WidgetOutput(widget_id=body["id"], name=body["name"], color=body.get("color"))
+
+
 class HangInput(BaseModel):
     model_config = ConfigDict(extra="forbid")
     seconds: float = Field(ge=0, le=600)
@@ -181,6 +212,15 @@ CREATE_CHECKED = ActionSpec(
     side_effectful=True,
     ui=ActionUI(label="Create widget (with read-back)", category="Widgets", icon="widgets"),
 )
+CREATE_AFTER = ActionSpec(
+    id="widgets.widgets.create_after",
+    version=1,
+    input_model=CreateAfterInput,
+    output_model=WidgetOutput,
+    handler=create_after,
+    side_effectful=True,
+    ui=ActionUI(label="Create widget after another", category="Widgets", icon="widgets"),
+)
 HANG = ActionSpec(
     id="widgets.debug.hang",
     version=1,
@@ -213,7 +253,7 @@ RUN_JOB = ActionSpec(
 
 
 def register_actions(actions: ActionRegistry) -> None:
-    for spec in (CREATE, CREATE_SAFE, CREATE_CHECKED, HANG, GET, RUN_JOB):
+    for spec in (CREATE, CREATE_SAFE, CREATE_CHECKED, CREATE_AFTER, HANG, GET, RUN_JOB):
         actions.register(spec)
 
 
@@ -241,6 +281,7 @@ def register(catalog: Catalog, *, rate_limit: str | None = None) -> None:
                 CREATE.id,
                 CREATE_SAFE.id,
                 CREATE_CHECKED.id,
+                CREATE_AFTER.id,
                 HANG.id,
                 GET.id,
                 RUN_JOB.id,
