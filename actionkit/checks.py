@@ -15,8 +15,8 @@ token is stored with the connection, in one transaction);
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Literal, Protocol
+from collections.abc import Callable, Mapping
+from typing import Any, Literal, Protocol
 
 import httpx
 
@@ -42,6 +42,11 @@ class CheckContext(TenantContext, Protocol):
     @property
     def allow_custom_host(self) -> bool:
         """Whether the connection allows a host outside the vendor's known hosts."""
+        ...
+
+    @property
+    def settings(self) -> Mapping[str, Any]:
+        """The connection's settings: those given to ``patchbay connect`` over the stored ones."""
         ...
 
 

@@ -356,7 +356,10 @@ class VendorClient:
         """A request whose error responses are raised as typed errors.
 
         A 401 gives the subclass one chance to refresh credentials
-        (``on_unauthorized`` returning True) before the request is repeated.
+        (``on_unauthorized`` returning True) before the request is repeated,
+        mutating or not: a 401 means the vendor did nothing. The repeat goes
+        through the gate again (a throttle token; the step is already marked
+        dispatched), as do the refresh's own requests.
         An error answer to a mutating request (by default any method but
         GET/HEAD/OPTIONS) that does not prove "not processed" has
         ``outcome_known=False``.

@@ -11,25 +11,31 @@ Whether the row is active and connected is the pipeline's availability check
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 
 from sqlalchemy import Select, func, or_, select
 
 from actionkit.context import ActionContext
 from actionkit.errors import IntegrationInactive
-from store.connections import allows_custom_host
+from store.connections import allows_custom_host, settings_of
 from store.models import Asset, RmmIntegration
 
 
 @dataclass(frozen=True)
 class RmmConnection:
-    """What a tenant's ``rmm_integrations`` row says about its instance of one vendor."""
+    """What a tenant's ``rmm_integrations`` row says about its instance of one vendor.
+
+    ``settings``: the row's settings, read-only (the vendor's own, such as
+    Tactical RMM's ``auth_mode``, are read with its ``VendorSetting``).
+    """
 
     integration_id: uuid.UUID
     instance_url: str | None
     allow_custom_host: bool
+    settings: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
 
 
 def rmm_connection(ctx: ActionContext, provider: str, label: str) -> RmmConnection:
@@ -46,7 +52,13 @@ def rmm_connection(ctx: ActionContext, provider: str, label: str) -> RmmConnecti
         raise IntegrationInactive(
             f"{label} integration is not active for this tenant", details={"provider": provider}
         )
-    return RmmConnection(row.integration_id, row.instance_url, allows_custom_host(row.settings))
+    settings = settings_of(row.settings)
+    return RmmConnection(
+        row.integration_id,
+        row.instance_url,
+        allows_custom_host(settings),
+        MappingProxyType(settings),
+    )
 
 
 def text_or_none(value: Any) -> str | None:

@@ -11,8 +11,12 @@ A vendor's package registers one ``Vendor`` (``register_vendor``) with:
 - ``rate_limit``: the vendor's documented limit per account, in the one
   grammar of ``actionkit.ratelimit`` (``"60/m"``);
 - ``hosts``: where its API lives (``actionkit.outbound``);
+- ``settings``: the connection settings ``patchbay connect --setting
+  NAME=VALUE`` takes (each a :class:`VendorSetting`: its allowed values and
+  default), stored in the connection row's ``settings``;
 - ``required_secrets``: the secrets ``patchbay connect`` insists on (given
-  now with ``--secret`` or already stored for the tenant);
+  now with ``--secret`` or already stored for the tenant); one may apply only
+  under a setting's value (``RequiredSecret.when``);
 - ``check``: the connection check (``actionkit.checks``): one read-only vendor
   call proving the credentials work, run by ``patchbay connect`` and
   ``patchbay connections test``. A vendor is connectable with ``patchbay
@@ -39,6 +43,7 @@ from actionkit.checks import ConnectionCheck
 from actionkit.outbound import HostRules
 from actionkit.ratelimit import RateLimit
 from catalog.errors import RegistrationConflict, RegistrationError
+from store.connections import ALLOW_CUSTOM_HOST
 
 PROVIDER_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
 ConnectionKind = Literal["rmm", "teams"]
@@ -49,19 +54,52 @@ SandboxSecrets = Callable[[Mapping[str, Any]], dict[str, str]]
 
 
 @dataclass(frozen=True)
+class VendorSetting:
+    """A connection setting: ``patchbay connect <provider> --setting NAME=VALUE``.
+
+    ``choices``: the values it takes; ``default``: its value while unset (one
+    of the choices); ``help``: what it decides, in one line.
+    """
+
+    name: str
+    choices: tuple[str, ...]
+    default: str
+    help: str = ""
+
+    def value_in(self, settings: Mapping[str, object]) -> str:
+        """Its value in a connection's ``settings``: the stored one, else the default.
+
+        Raises ValueError naming the allowed values when the stored one is not one.
+        """
+        value = settings.get(self.name, self.default)
+        if value not in self.choices:
+            raise ValueError(
+                f"setting {self.name}={value!r} is not one of {', '.join(self.choices)}"
+            )
+        return str(value)
+
+
+@dataclass(frozen=True)
 class RequiredSecret:
     """A secret a connection needs: given with ``--secret`` now, or already stored.
 
     ``or_stored``: secrets whose stored value stands in for it (NinjaOne's
     stored token set stands in for the refresh token an admin pasted once).
+    ``when``: (setting, value): needed only while that setting has that value
+    (an unset setting has its default); None: always needed.
     """
 
     name: str
     or_stored: tuple[str, ...] = ()
+    when: tuple[str, str] | None = None
 
     def satisfied_by(self, available: set[str]) -> bool:
         """Whether ``available`` (given and stored names) holds it or a stand-in."""
         return self.name in available or any(n in available for n in self.or_stored)
+
+    def applies(self, settings: Mapping[str, str]) -> bool:
+        """Whether it is needed under ``settings`` (every declared setting's value)."""
+        return self.when is None or settings.get(self.when[0]) == self.when[1]
 
 
 @dataclass(frozen=True)
@@ -75,6 +113,7 @@ class Vendor:
     rate_limit: str | None = None
     hosts: HostRules = field(default_factory=HostRules)
     required_secrets: tuple[RequiredSecret, ...] = ()
+    settings: tuple[VendorSetting, ...] = ()
     check: ConnectionCheck | None = field(default=None, compare=False)
     connect_hints: ConnectHints | None = field(default=None, compare=False)
     sandbox_secrets: SandboxSecrets | None = field(default=None, compare=False)
@@ -83,6 +122,22 @@ class Vendor:
     def connectable(self) -> bool:
         """Whether ``patchbay connect <provider>`` applies."""
         return self.connection is not None
+
+    def setting(self, name: str) -> VendorSetting | None:
+        """The declared setting called ``name``, or None."""
+        return next((s for s in self.settings if s.name == name), None)
+
+    def setting_values(self, stored: Mapping[str, object]) -> dict[str, str]:
+        """Every declared setting's value: from ``stored`` (a connection's settings) or its default.
+
+        A stored value that is not one of the choices is kept as it is, so
+        that nothing that depends on a valid value applies.
+        """
+        return {s.name: str(stored.get(s.name, s.default)) for s in self.settings}
+
+    def required_under(self, settings: Mapping[str, str]) -> list[RequiredSecret]:
+        """The required secrets that apply under ``settings`` (see :meth:`setting_values`)."""
+        return [r for r in self.required_secrets if r.applies(settings)]
 
 
 def validate_vendor(vendor: Vendor) -> None:
@@ -109,8 +164,38 @@ def validate_vendor(vendor: Vendor) -> None:
         raise RegistrationError(
             f"{where}: required_secrets names undeclared secrets: {', '.join(undeclared)}"
         )
+    _validate_settings(vendor, where)
     if vendor.check is not None and vendor.connection is None:
         raise RegistrationError(f"{where}: a connection check needs a connection kind")
+
+
+def _validate_settings(vendor: Vendor, where: str) -> None:
+    names = [s.name for s in vendor.settings]
+    if len(set(names)) != len(names):
+        raise RegistrationError(f"{where}: settings has duplicates")
+    for setting in vendor.settings:
+        if not PROVIDER_PATTERN.match(setting.name) or setting.name == ALLOW_CUSTOM_HOST:
+            raise RegistrationError(
+                f"{where}: setting name {setting.name!r} must be lowercase letters, digits, "
+                f"'_' and not {ALLOW_CUSTOM_HOST!r} (that is --allow-custom-host)"
+            )
+        if not setting.choices or len(set(setting.choices)) != len(setting.choices):
+            raise RegistrationError(f"{where}: setting {setting.name!r} needs distinct choices")
+        if setting.default not in setting.choices:
+            raise RegistrationError(
+                f"{where}: setting {setting.name!r} defaults to {setting.default!r}, "
+                "which is not one of its choices"
+            )
+    for required in vendor.required_secrets:
+        if required.when is None:
+            continue
+        name, value = required.when
+        declared = vendor.setting(name)
+        if declared is None or value not in declared.choices:
+            raise RegistrationError(
+                f"{where}: required secret {required.name!r} applies when {name}={value!r}, "
+                "which is not a declared setting and value"
+            )
 
 
 class VendorRegistry:

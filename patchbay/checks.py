@@ -21,6 +21,8 @@ import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from types import MappingProxyType
+from typing import Any
 
 import httpx
 from pydantic import SecretStr
@@ -47,10 +49,12 @@ class ConnectionUnderCheck:
         secrets: ChainedSecretStore,
         sandbox: bool,
         staged: Mapping[str, SecretStr] | None = None,
+        settings: Mapping[str, Any] | None = None,
     ) -> None:
         self.tenant_id = tenant_id
         self.instance_url = instance_url
         self.allow_custom_host = allow_custom_host
+        self.settings: Mapping[str, Any] = MappingProxyType(dict(settings or {}))
         self.redactor = Redactor()
         self.logger = logging.LoggerAdapter(logger, {"tenant": tenant_id})
         self._secrets = secrets

@@ -4,13 +4,19 @@ These rows are what the catalog's availability resolvers read: an RMM-style
 vendor is connected when its ``rmm_integrations`` row is active with a
 ``connected_at``; Teams when the ``teams`` add-on is active and the install is
 ``active``.
+
+An RMM row's ``settings`` (JSON) holds ``allow_custom_host`` and the
+vendor's own connection settings (``patchbay connect --setting``, declared
+by the vendor as ``catalog.vendors.VendorSetting``), e.g. Tactical RMM's
+``auth_mode``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Literal
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from sqlalchemy import select
@@ -39,6 +45,8 @@ class ConnectionState:
     connected: bool
     instance_url: str | None
     allow_custom_host: bool = False
+    settings: Mapping[str, Any] = field(default_factory=dict)
+    """The row's settings (RMM rows; empty for Teams)."""
 
 
 # The key in ``rmm_integrations.settings`` under which a connection records that
@@ -46,9 +54,29 @@ class ConnectionState:
 ALLOW_CUSTOM_HOST = "allow_custom_host"
 
 
-def allows_custom_host(settings: dict[str, object] | None) -> bool:
+def allows_custom_host(settings: Mapping[str, object] | None) -> bool:
     """Whether a connection's settings explicitly allow a custom vendor host."""
     return bool((settings or {}).get(ALLOW_CUSTOM_HOST) is True)
+
+
+def settings_of(raw: object) -> dict[str, Any]:
+    """A row's ``settings`` as a dict: the reference's rows may hold a JSON string."""
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw)
+        except ValueError:
+            return {}
+    return dict(raw) if isinstance(raw, dict) else {}
+
+
+def stored_settings(session: Session, tenant: str, provider: str) -> dict[str, Any]:
+    """The settings of ``tenant``'s ``provider`` RMM row (empty when there is none)."""
+    raw = session.scalar(
+        select(RmmIntegration.settings).where(
+            RmmIntegration.tenant == tenant, RmmIntegration.provider == provider
+        )
+    )
+    return settings_of(raw)
 
 
 def _has_userinfo(url: str) -> bool:
@@ -65,19 +93,27 @@ def connect(
     instance_url: str | None,
     allow_custom_host: bool = False,
     kind: ConnectionKind = "rmm",
+    settings: Mapping[str, str] | None = None,
 ) -> None:
     """Mark ``provider`` active and connected for ``tenant`` (idempotent).
 
     ``instance_url`` must already have passed the vendor's outbound URL policy
     (the front doors check it); as a last line, a URL carrying userinfo is
-    refused here so a password can never land in a row.
+    refused here so a password can never land in a row. ``settings``: the
+    vendor's connection settings (already checked against its declaration),
+    merged into the RMM row's stored ones.
     """
+    given = dict(settings or {})
+    if ALLOW_CUSTOM_HOST in given:
+        raise IntegrationConnectionError(f"{ALLOW_CUSTOM_HOST} is not a vendor setting")
     if instance_url is not None and _has_userinfo(instance_url):
         raise IntegrationConnectionError(
             "the instance URL may not carry a user name or password (store credentials as secrets)"
         )
     now = utcnow()
     if kind == "teams":
+        if given:
+            raise IntegrationConnectionError("a Teams connection takes no settings")
         addon = session.get(TenantAddon, (tenant, TEAMS_ADDON_KEY))
         if addon is None:
             session.add(TenantAddon(tenant=tenant, addon_key=TEAMS_ADDON_KEY, activated_at=now))
@@ -111,7 +147,7 @@ def connect(
     row.sync_error = None
     if instance_url is not None:
         row.instance_url = instance_url
-    row.settings = {**(row.settings or {}), ALLOW_CUSTOM_HOST: allow_custom_host}
+    row.settings = {**settings_of(row.settings), **given, ALLOW_CUSTOM_HOST: allow_custom_host}
     session.flush()
 
 
@@ -174,7 +210,8 @@ def connection_states(
                 kind="rmm",
                 connected=bool(row and row.is_active and row.connected_at is not None),
                 instance_url=row.instance_url if row else None,
-                allow_custom_host=bool(row and allows_custom_host(row.settings)),
+                allow_custom_host=bool(row and allows_custom_host(settings_of(row.settings))),
+                settings=settings_of(row.settings) if row else {},
             )
         )
     return states

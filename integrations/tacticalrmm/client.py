@@ -5,23 +5,33 @@ Paths are root-relative on the instance's ``api.`` host (``/agents/...``,
 dashboard host answers every path with the SPA's HTML and status 200, so a
 body that is not JSON is reported as "is this the api. host?", never parsed.
 
-API-key mode only: every request carries ``X-API-KEY``; a 401 is not
-retried (a key does not refresh). Errors go through the shared ladder
-(``actionkit/http.py``), which reads DRF's ``{"detail": ...}`` and bare JSON
-string bodies as the vendor message; the key is a header, never part of a
-URL or message, and the executor redacts every secret read through the
-action context from whatever a step records.
+Two ways to authenticate, as the server's own authentication classes:
+
+- an API key (``api_key=``): every request carries ``X-API-KEY``; a 401 is
+  not retried (a key does not refresh);
+- Knox (``knox=``, a :class:`KnoxTokenSource`): every request carries
+  ``Authorization: Token <token>``; a 401 gets the source one refresh and
+  the request one retry (``VendorClient.request``), which is safe even for a
+  run on an agent: a 401 means the server did nothing. The source logs in
+  with :meth:`TacticalRmmClient.check_credentials` (``/v2/checkcreds/``,
+  sent without credentials: an invalid Token header gets 401 even there).
+
+Errors go through the shared ladder (``actionkit/http.py``), which reads
+DRF's ``{"detail": ...}`` and bare JSON string bodies as the vendor message;
+credentials are headers or a login body, never part of a URL or message,
+and the executor redacts every secret read through the action context from
+whatever a step records.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 from urllib.parse import quote
 
 import httpx
-from pydantic import BaseModel, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError
 
 from actionkit.context import RequestGate
 from actionkit.errors import (
@@ -33,11 +43,12 @@ from actionkit.errors import (
     VendorDetail,
     VendorError,
 )
-from actionkit.http import VendorClient, instance_root
+from actionkit.http import VendorClient, instance_root, vendor_message
 from actionkit.outbound import OutboundPolicy, redact_url
 from integrations.tacticalrmm.models import WireAgent, WireAgentPage, WireScript
 
 API_KEY_HEADER = "X-API-KEY"
+CHECKCREDS_PATH = "/v2/checkcreds/"
 BETA_AGENTS_PATH = "/beta/v1/agent/"
 SCRIPTS_PATH = "/scripts/"
 CLIENTS_PATH = "/clients/"
@@ -77,6 +88,35 @@ class AgentUnreachable(ActionError):
     default_code = "AGENT_OFFLINE"
 
 
+class CredentialsRefused(IntegrationMisconfigured):
+    """``/v2/checkcreds/`` answered 400 ``"Bad credentials"``: wrong user name or password."""
+
+
+class WireCheckCreds(BaseModel):
+    """``POST /v2/checkcreds/``'s 200 answer: ``{"totp": true}``, or a Knox token.
+
+    A non-TOTP account gets ``{"expiry", "token", "totp": false}``: a real
+    Knox token (180 s, extended to Knox's TTL on use).
+    """
+
+    model_config = ConfigDict(extra="ignore")
+
+    totp: bool = False
+    token: SecretStr | None = None
+
+
+class KnoxTokenSource(Protocol):
+    """Where a Knox-mode client gets its token (``integrations.tacticalrmm.knox``)."""
+
+    def token(self, client: TacticalRmmClient) -> str:
+        """The token to send, logging in first when there is none."""
+        ...
+
+    def refresh(self, client: TacticalRmmClient, rejected: str | None) -> str:
+        """A token other than ``rejected`` (the one the server just refused with 401)."""
+        ...
+
+
 def _is_html(response: httpx.Response) -> bool:
     return "html" in response.headers.get("content-type", "").lower()
 
@@ -89,7 +129,7 @@ def _body(response: httpx.Response) -> Any:
 
 
 class TacticalRmmClient(VendorClient):
-    """One Tactical RMM instance, authenticated with an API key."""
+    """One Tactical RMM instance, authenticated with an API key or Knox tokens (exactly one)."""
 
     vendor = "Tactical RMM"
     throttle_key = "tacticalrmm"
@@ -98,12 +138,15 @@ class TacticalRmmClient(VendorClient):
         self,
         instance_url: str | None,
         *,
-        api_key: SecretStr,
         policy: OutboundPolicy,
+        api_key: SecretStr | None = None,
+        knox: KnoxTokenSource | None = None,
         transport: httpx.BaseTransport | None = None,
         gate: RequestGate | None = None,
         timeout: float = 30.0,
     ) -> None:
+        if (api_key is None) == (knox is None):
+            raise TypeError("TacticalRmmClient takes exactly one of api_key= and knox=")
         super().__init__(
             normalize_instance_url(instance_url),
             policy=policy,
@@ -112,12 +155,54 @@ class TacticalRmmClient(VendorClient):
             timeout=timeout,
         )
         self._api_key = api_key
+        self._knox = knox
+        self._token_in_use: str | None = None
 
     def __repr__(self) -> str:
         return f"TacticalRmmClient(base_url={redact_url(self.base_url)!r})"
 
+    # -- auth -----------------------------------------------------------------------
+
     def auth_headers(self) -> dict[str, str]:
+        if self._knox is not None:
+            self._token_in_use = self._knox.token(self)
+            return {"Authorization": f"Token {self._token_in_use}"}
+        assert self._api_key is not None
         return {API_KEY_HEADER: self._api_key.get_secret_value()}
+
+    def on_unauthorized(self, response: httpx.Response) -> bool:
+        """Knox: refresh once and repeat the request once (an API key is not refreshed)."""
+        if self._knox is None:
+            return False
+        self._knox.refresh(self, rejected=self._token_in_use)
+        return True
+
+    def check_credentials(self, username: str, password: str) -> WireCheckCreds:
+        """``POST /v2/checkcreds/``: a Knox token for a non-TOTP account, or ``totp: true``.
+
+        Sent without credentials (an invalid ``Authorization: Token`` header
+        gets 401 even on this view) and not "mutating" for the gate: it changes
+        nothing a step could repeat by accident. Never ``/v2/login/``: without
+        a TOTP code that answers 500 on a real server. Wrong credentials are
+        :class:`CredentialsRefused`; other errors go through the ladder (a
+        429: the vendor allows 10 a minute).
+        """
+        response = self.send(
+            "POST",
+            CHECKCREDS_PATH,
+            json={"username": username, "password": password},
+            mutating=False,
+            authenticated=False,
+        )
+        if response.status_code == 400 and not _is_html(response):
+            said = vendor_message(response)
+            raise CredentialsRefused(
+                f"Tactical RMM refused the Knox login user name and password (400: {said})",
+                vendor=VendorDetail(400, said),
+            )
+        if response.is_error:
+            raise self.error_for(response)
+        return self._model(WireCheckCreds, self._json(response), CHECKCREDS_PATH, "answer")
 
     def error_for(self, response: httpx.Response, *, mutating: bool = False) -> ActionFailure:
         """The base ladder, except for Django's HTML 404 (no route matched the path).

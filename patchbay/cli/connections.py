@@ -2,18 +2,21 @@
 
 ``connect`` checks before it stores: the URL (the outbound policy, and that
 it is a URL at all), the provider (its package must register actions and a
-connection check: nothing is hard-coded here), the secrets the vendor
-requires (given now or already stored), then the vendor's own check, one
-read-only call (``actionkit.checks``). Only then are the connection, the
-given secrets and whatever the check rotated stored, in one transaction.
+connection check: nothing is hard-coded here), its settings (``--setting``,
+against what the vendor declares), the secrets the vendor requires under
+those settings (given now or already stored), then the vendor's own check,
+one read-only call (``actionkit.checks``). Only then are the connection, its
+settings, the given secrets and whatever the check rotated stored, in one
+transaction.
 
 Also where a vendor URL given to ``connect`` or ``calendar connect`` is
-checked (``check_vendor_url``), and how ``--secret`` is read
-(``parse_secret_option``).
+checked (``check_vendor_url``), and how ``--secret`` and ``--setting`` are
+read (``parse_secret_option``, ``vendor_settings``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -64,6 +67,34 @@ def parse_secret_option(raw: str) -> tuple[str, SecretStr]:
     if not value:
         raise UsageError(f"--secret {name}: the value is empty")
     return name, SecretStr(value)
+
+
+def vendor_settings(vendor: Vendor, raw: list[str]) -> dict[str, str]:
+    """``--setting NAME=VALUE`` options, checked against the vendor's declared settings.
+
+    Raises UsageError naming the allowed names or values; a setting given
+    twice keeps the last value.
+    """
+    allowed = ", ".join(f"{s.name}={'|'.join(s.choices)}" for s in vendor.settings)
+    found: dict[str, str] = {}
+    for item in raw:
+        name, sep, value = item.partition("=")
+        name, value = name.strip(), value.strip()
+        if not sep or not name:
+            raise UsageError("--setting must look like NAME=VALUE")
+        declared = vendor.setting(name)
+        if declared is None:
+            raise UsageError(
+                f"{vendor.provider} has no setting {name!r} "
+                + (f"(settings: {allowed})" if allowed else "(it takes no --setting)")
+            )
+        if value not in declared.choices:
+            raise UsageError(
+                f"--setting {name}: {value!r} is not allowed (allowed: "
+                f"{', '.join(declared.choices)})"
+            )
+        found[name] = value
+    return found
 
 
 def vendor_host_rules(rt: Runtime, provider: str) -> HostRules:
@@ -165,10 +196,21 @@ def connectable_vendor(rt: Runtime, provider: str) -> Vendor:
     return vendor
 
 
-def missing_secrets(rt: Runtime, vendor: Vendor, tenant: str, given: set[str]) -> list[str]:
-    """The vendor's required secrets that are neither given nor stored for ``tenant``."""
+def missing_secrets(
+    rt: Runtime,
+    vendor: Vendor,
+    tenant: str,
+    given: set[str],
+    settings: Mapping[str, str] | None = None,
+) -> list[str]:
+    """The vendor's required secrets under ``settings`` that are neither given nor stored.
+
+    ``settings``: every declared setting's value (``Vendor.setting_values``);
+    None: the defaults.
+    """
+    values = settings if settings is not None else vendor.setting_values({})
     available = given | set(rt.store.secrets.names(tenant))
-    return [r.name for r in vendor.required_secrets if not r.satisfied_by(available)]
+    return [r.name for r in vendor.required_under(values) if not r.satisfied_by(available)]
 
 
 # -- connect ------------------------------------------------------------------------------
@@ -183,16 +225,27 @@ def connect_vendor(
     allow_custom_host: bool,
     secrets: list[tuple[str, SecretStr]],
     check: bool,
+    settings: Mapping[str, str] | None = None,
 ) -> list[str]:
     """Check, then store the connection with its secrets; the lines to print. Exits 2 on failure.
 
-    ``url`` must have passed :func:`check_vendor_url`. Nothing is stored unless
-    every step passes; a token the check rotated is stored with the connection.
+    ``url`` must have passed :func:`check_vendor_url`, ``settings`` (the
+    given ``--setting`` values) :func:`vendor_settings`. Nothing is stored
+    unless every step passes; a token the check rotated is stored with the
+    connection.
     """
     provider = vendor.provider
+    given_settings = dict(settings or {})
     with rt.store.sessions() as session:
         require_tenant_or_exit(session, tenant)
-    missing = missing_secrets(rt, vendor, tenant, {n for n, _ in secrets})
+        stored_settings = (
+            conn.stored_settings(session, tenant, provider) if vendor.connection == "rmm" else {}
+        )
+    # What the connection will hold: the given settings over the stored ones.
+    merged_settings = {**stored_settings, **given_settings}
+    missing = missing_secrets(
+        rt, vendor, tenant, {n for n, _ in secrets}, vendor.setting_values(merged_settings)
+    )
     if missing:
         fail_usage(
             f"{provider} needs the secret{'s' if len(missing) > 1 else ''} "
@@ -207,6 +260,7 @@ def connect_vendor(
         secrets=rt.store.secrets,
         sandbox=rt.settings.sandbox,
         staged=dict(secrets),
+        settings=merged_settings,
     )
     outcome: CheckOutcome | None = run_check(vendor, ctx) if check else None
     if outcome is not None and not outcome.ok:
@@ -224,15 +278,17 @@ def connect_vendor(
                 instance_url=url,
                 allow_custom_host=allow_custom_host,
                 kind=vendor.connection or "rmm",
+                settings=given_settings,
             )
             for name, value in to_store.items():
                 rt.store.secrets.database.set_in(session, tenant, name, value)
     except (TenantError, conn.IntegrationConnectionError) as exc:
         fail_usage(str(exc))
-    names = ", ".join(to_store)
+    stored = [f"{n}={v}" for n, v in given_settings.items()]
+    if to_store:
+        stored.append(f"secrets stored: {', '.join(to_store)}")
     lines = [
-        f"connected {provider} for tenant {tenant}"
-        + (f" (secrets stored: {names})" if names else "")
+        f"connected {provider} for tenant {tenant}" + (f" ({'; '.join(stored)})" if stored else "")
     ]
     if outcome is not None:
         lines.append(f"checked: {outcome.detail}")
@@ -270,6 +326,15 @@ def connect_cmd(
         ),
     ] = False,
     secret: SecretsOption = None,
+    setting: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--setting",
+            help="NAME=VALUE, repeatable: a connection setting the vendor declares (e.g. "
+            "tacticalrmm auth_mode=api_key|knox); an unknown name or value is refused with "
+            "the allowed ones.",
+        ),
+    ] = None,
     no_check: Annotated[
         bool,
         typer.Option(
@@ -285,6 +350,10 @@ def connect_cmd(
         fail_usage(str(exc))
     with command_runtime() as rt:
         vendor = connectable_vendor(rt, provider)
+        try:
+            settings = vendor_settings(vendor, setting or [])
+        except UsageError as exc:
+            fail_usage(str(exc))
         if url is not None:
             url = check_vendor_url(
                 url, vendor.hosts, rt.settings, allow_custom_host=allow_custom_host
@@ -297,6 +366,7 @@ def connect_cmd(
             allow_custom_host=allow_custom_host,
             secrets=secrets,
             check=not no_check,
+            settings=settings,
         )
     for line in lines:
         typer.echo(line)
@@ -351,6 +421,7 @@ def _test_connection(rt: Runtime, tenant: str, state: conn.ConnectionState) -> d
         allow_custom_host=state.allow_custom_host,
         secrets=rt.store.secrets,
         sandbox=rt.settings.sandbox,
+        settings=state.settings,
     )
     outcome = run_check(vendor, ctx)
     return {**row, "result": "ok" if outcome.ok else "failed", "detail": outcome.detail}

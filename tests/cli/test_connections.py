@@ -3,12 +3,15 @@
 Against FakeNinjaOne served on loopback, through the CLI as a user types it:
 the URL, the provider, the required secrets and the vendor's own check (one
 read-only call) all pass before anything is stored, and a refresh token the
-check rotated is what gets stored.
+check rotated is what gets stored. Against FakeTacticalRmm: ``--setting``
+(an unknown name or value refused with the allowed ones), the secrets each
+``auth_mode`` requires, and Knox mode's login stored with the connection.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -22,6 +25,7 @@ from typer.testing import CliRunner
 from executor.settings import Settings
 from patchbay.cli import app
 from sandbox.ninjaone import FakeNinjaOne
+from sandbox.tacticalrmm import FakeTacticalRmm
 from store import Store
 from store.models import RmmIntegration
 from tests.cli.support import invoke
@@ -317,3 +321,223 @@ def test_connections_test_of_an_unknown_tenant_is_one_line(cli: CliRunner) -> No
     code, _, err = run(cli, "connections", "test", "--tenant", "nobody")
     assert code == 2
     assert one_error_line(err).startswith("error: unknown tenant 'nobody'")
+
+
+# -- connection settings: Tactical RMM's auth_mode ------------------------------------------
+
+KNOX_USER = "conn-CANARY-knox-user-6a2f"
+KNOX_PASSWORD = "conn-CANARY-knox-password-93d1"
+TOTP_USER = "conn-CANARY-totp-user-11b8"
+
+
+@dataclass
+class Tactical:
+    fake: FakeTacticalRmm
+    url: str
+
+
+@pytest.fixture
+def tactical() -> Iterator[Tactical]:
+    fake = FakeTacticalRmm()
+    fake.seed_demo()
+    fake.add_user(KNOX_USER, KNOX_PASSWORD)
+    fake.add_user(TOTP_USER, KNOX_PASSWORD, totp_code="135790")
+    with fake.serve() as server:
+        yield Tactical(fake, server.base_url)
+
+
+def tactical_args(tactical: Tactical, tmp_path: Path, *extra: str, **secrets: str) -> list[str]:
+    args = ["connect", "tacticalrmm", "--tenant", TENANT, "--url", tactical.url, *extra]
+    for name, value in secrets.items():
+        path = tmp_path / name
+        path.write_text(value + "\n")
+        args += ["--secret", f"{name}=@{path}"]
+    return args
+
+
+def knox_args(
+    tactical: Tactical, tmp_path: Path, user: str = KNOX_USER, password: str = KNOX_PASSWORD
+) -> list[str]:
+    return tactical_args(
+        tactical,
+        tmp_path,
+        "--setting",
+        "auth_mode=knox",
+        tacticalrmm_username=user,
+        tacticalrmm_password=password,
+    )
+
+
+def tactical_settings(store: Store) -> dict[str, Any]:
+    with store.sessions() as session:
+        row = session.scalars(select(RmmIntegration)).one()
+    return dict(row.settings)
+
+
+def test_connect_in_knox_mode_logs_in_with_checkcreds_and_stores_the_token(
+    cli: CliRunner,
+    store: Store,
+    tactical: Tactical,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    code, out, err = run(cli, *knox_args(tactical, tmp_path))
+    assert code == 0, err
+    assert out.splitlines() == [
+        f"connected tacticalrmm for tenant {TENANT} (auth_mode=knox; secrets stored: "
+        "tacticalrmm_username, tacticalrmm_password, tacticalrmm_knox_token)",
+        "checked: Knox login accepted, 2 clients visible",
+    ]
+    login, read = tactical.fake.requests
+    assert (login.method, login.path, login.status) == ("POST", "/v2/checkcreds/", 200)
+    token = store.secrets.get(TENANT, "tacticalrmm_knox_token")
+    assert token is not None
+    assert (read.method, read.path) == ("GET", "/clients/")
+    assert read.headers["authorization"] == f"Token {token.get_secret_value()}"
+    assert tactical_settings(store) == {"auth_mode": "knox", "allow_custom_host": False}
+
+    code, out, err = run(cli, "connections", "test", "--json")
+    assert code == 0, err
+    assert json.loads(out) == [
+        {
+            "tenant": TENANT,
+            "provider": "tacticalrmm",
+            "result": "ok",
+            "detail": "Knox login accepted, 2 clients visible",
+        }
+    ]
+    # Connecting again keeps the stored mode: no --setting, and no API key needed.
+    code, out, err = run(cli, "connect", "tacticalrmm", "--tenant", TENANT, "--url", tactical.url)
+    assert code == 0, err
+    assert "checked: Knox login accepted" in out
+    assert tactical_settings(store)["auth_mode"] == "knox"
+    assert tactical.fake.count("POST", "/v2/checkcreds/") == 3
+    assert tactical.fake.count(path="/v2/login/") == 0
+    newest = store.secrets.get(TENANT, "tacticalrmm_knox_token")
+    assert newest is not None
+    for text in (out, err, caplog.text):
+        for secret in (
+            KNOX_USER,
+            KNOX_PASSWORD,
+            token.get_secret_value(),
+            newest.get_secret_value(),
+        ):
+            assert secret not in text
+
+
+def test_switching_back_to_an_api_key(
+    cli: CliRunner, store: Store, tactical: Tactical, tmp_path: Path
+) -> None:
+    assert run(cli, *knox_args(tactical, tmp_path))[0] == 0
+    key = tactical.fake.add_api_key(KNOX_USER)
+    args = tactical_args(
+        tactical, tmp_path, "--setting", "auth_mode=api_key", tacticalrmm_api_key=key
+    )
+    code, out, err = run(cli, *args)
+    assert code == 0, err
+    assert out.splitlines()[-1] == "checked: API key accepted, 2 clients visible"
+    assert tactical_settings(store)["auth_mode"] == "api_key"
+    assert tactical.fake.requests[-1].headers["x-api-key"] == key
+
+
+@pytest.mark.parametrize(
+    ("provider", "setting", "message"),
+    [
+        (
+            "tacticalrmm",
+            "auth=knox",
+            "error: tacticalrmm has no setting 'auth' (settings: auth_mode=api_key|knox)",
+        ),
+        (
+            "tacticalrmm",
+            "auth_mode=oauth",
+            "error: --setting auth_mode: 'oauth' is not allowed (allowed: api_key, knox)",
+        ),
+        ("tacticalrmm", "auth_mode", "error: --setting must look like NAME=VALUE"),
+        ("ninjaone", "auth_mode=knox", "error: ninjaone has no setting 'auth_mode' "
+         "(it takes no --setting)"),
+    ],
+)  # fmt: skip
+def test_an_unknown_setting_or_value_is_refused_with_the_allowed_ones(
+    cli: CliRunner,
+    store: Store,
+    tactical: Tactical,
+    tmp_path: Path,
+    provider: str,
+    setting: str,
+    message: str,
+) -> None:
+    args = knox_args(tactical, tmp_path)
+    args[1] = provider
+    args[args.index("auth_mode=knox")] = setting
+    code, out, err = run(cli, *args)
+    assert code == 2
+    assert one_error_line(err) == message
+    assert out == ""
+    assert tactical.fake.requests == []
+    assert nothing_stored(store)
+
+
+@pytest.mark.parametrize(
+    ("extra", "secrets", "missing"),
+    [
+        ((), {}, ["tacticalrmm_api_key"]),
+        (("--setting", "auth_mode=api_key"), {"tacticalrmm_username": KNOX_USER},
+         ["tacticalrmm_api_key"]),
+        (("--setting", "auth_mode=knox"), {"tacticalrmm_api_key": "some-key"},
+         ["tacticalrmm_username", "tacticalrmm_password"]),
+        (("--setting", "auth_mode=knox"), {"tacticalrmm_username": KNOX_USER},
+         ["tacticalrmm_password"]),
+    ],
+)  # fmt: skip
+def test_the_secrets_required_depend_on_the_auth_mode(
+    cli: CliRunner,
+    store: Store,
+    tactical: Tactical,
+    tmp_path: Path,
+    extra: tuple[str, ...],
+    secrets: dict[str, str],
+    missing: list[str],
+) -> None:
+    code, _, err = run(cli, *tactical_args(tactical, tmp_path, *extra, **secrets))
+    assert code == 2
+    plural = "s" if len(missing) > 1 else ""
+    assert one_error_line(err) == (
+        f"error: tacticalrmm needs the secret{plural} {', '.join(missing)} for tenant {TENANT}: "
+        "give " + " ".join(f"--secret {n}=@file" for n in missing) + " (or NAME=VALUE)"
+    )
+    assert tactical.fake.requests == []
+    assert nothing_stored(store)
+
+
+@pytest.mark.parametrize(
+    ("user", "password", "said"),
+    [
+        (
+            TOTP_USER,
+            KNOX_PASSWORD,
+            "--setting auth_mode=api_key --secret tacticalrmm_api_key=@file",
+        ),
+        (KNOX_USER, "conn-CANARY-wrong-password-4c", "(400: Bad credentials)"),
+    ],
+)
+def test_a_knox_login_that_cannot_work_is_refused_and_nothing_is_stored(
+    cli: CliRunner,
+    store: Store,
+    tactical: Tactical,
+    tmp_path: Path,
+    user: str,
+    password: str,
+    said: str,
+) -> None:
+    code, out, err = run(cli, *knox_args(tactical, tmp_path, user, password))
+    assert code == 2
+    line = one_error_line(err)
+    assert "Tactical RMM connection check failed, nothing stored" in line
+    assert said in line
+    assert "--secret tacticalrmm_password=@file" in line or "TOTP" in line
+    assert out == ""
+    assert nothing_stored(store)
+    assert [(r.method, r.path) for r in tactical.fake.requests] == [("POST", "/v2/checkcreds/")]
+    assert user not in err and password not in err
