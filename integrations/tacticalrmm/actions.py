@@ -1,8 +1,9 @@
 """The Tactical RMM actions: their specs, in catalog order.
 
-Handlers are plain functions ``(input, ctx) -> output``: the reads one module
-per noun (``agents.py``, ``scripts.py``), running things on agents in
-``remote.py``; the connection and client they share are in ``connection.py``.
+Handlers are plain functions ``(input, ctx) -> output | Pending``: the reads
+one module per noun (``agents.py``, ``scripts.py``), running things on agents
+in ``remote.py`` (a long script's output comes from ``history.py``); the
+connection and client they share are in ``connection.py``.
 """
 
 from __future__ import annotations
@@ -28,7 +29,9 @@ from integrations.tacticalrmm.models import (
     RunScriptInput,
 )
 from integrations.tacticalrmm.remote import (
+    SYNC_WAIT_MAX,
     answer_timeout,
+    check_run_script,
     reboot_agent,
     run_command,
     run_script,
@@ -72,16 +75,20 @@ LIST_SCRIPTS = ActionSpec(
     ui=_ui("List scripts", "Scripts in the Tactical RMM script library, filtered by name."),
 )
 
-# A waited run holds its step for as long as the server holds the request.
-RUN_TIME_LIMIT = answer_timeout(MAX_RUN_TIMEOUT) + 30.0
+# A waited run holds its step for as long as the server holds the request: a
+# script at most SYNC_WAIT_MAX (longer ones are collected from history), a
+# command (the server has no other mode) its whole timeout.
+SCRIPT_TIME_LIMIT = answer_timeout(SYNC_WAIT_MAX) + 30.0
+COMMAND_TIME_LIMIT = answer_timeout(MAX_RUN_TIMEOUT) + 30.0
 RUN_SCRIPT = ActionSpec(
     id="tacticalrmm.agents.run_script",
     version=1,
     input_model=RunScriptInput,
     output_model=RunOutput,
     handler=run_script,
+    check=check_run_script,
     side_effectful=True,
-    time_limit=RUN_TIME_LIMIT,
+    time_limit=SCRIPT_TIME_LIMIT,
     ui=_ui(
         "Run script",
         "Run a script from the Tactical RMM library on an agent and, by default, return "
@@ -95,7 +102,7 @@ RUN_COMMAND = ActionSpec(
     output_model=RunOutput,
     handler=run_command,
     side_effectful=True,
-    time_limit=RUN_TIME_LIMIT,
+    time_limit=COMMAND_TIME_LIMIT,
     ui=_ui("Run command", "Run a shell command on a Tactical RMM agent and return its output."),
 )
 REBOOT_AGENT = ActionSpec(

@@ -142,10 +142,37 @@ class ListScriptsInput(StrictInput):
     )
 
 
-class RunScriptInput(StrictInput):
-    """Which library script to run on which agent, how, and whether to wait for its output."""
+# How long a step may wait for an offline agent: up to a week, an hour by default.
+MAX_OFFLINE_TIMEOUT = 7 * 24 * 3600
+DEFAULT_OFFLINE_TIMEOUT = 3600
+
+
+class OnAgentInput(StrictInput):
+    """An agent to act on, and what to do when it is offline (shared by every run and reboot)."""
 
     agent_id: AgentId
+    if_offline: Literal["fail", "wait"] = Field(
+        default="fail",
+        description=(
+            "When the agent is offline: fail at once with AGENT_OFFLINE (nothing is sent), "
+            "or wait for it to come back, without holding a worker, for up to "
+            "offline_timeout seconds, then run."
+        ),
+    )
+    offline_timeout: int = Field(
+        default=DEFAULT_OFFLINE_TIMEOUT,
+        ge=1,
+        le=MAX_OFFLINE_TIMEOUT,
+        description=(
+            "With if_offline wait: seconds to wait for the agent to come back before the "
+            "step ends TIMEOUT, having sent nothing (1 to 604800)."
+        ),
+    )
+
+
+class RunScriptInput(OnAgentInput):
+    """Which library script to run on which agent, how, and whether to wait for its output."""
+
     script_id: int = Field(
         ge=1,
         le=2_147_483_647,
@@ -174,13 +201,14 @@ class RunScriptInput(StrictInput):
     wait_for_output: bool = Field(
         default=True,
         description=(
-            "Wait for the script to finish and return its output; false starts it and "
-            "returns at once, with no output."
+            "Wait for the script to finish and return its output (a timeout over 120 "
+            "seconds is collected from the agent's history without holding a worker); "
+            "false starts it and returns at once, with no output."
         ),
     )
 
 
-class RunCommandInput(StrictInput):
+class RunCommandInput(OnAgentInput):
     """Which shell command to run on which agent."""
 
     # The published schema carries the cross-field rule the validator below enforces.
@@ -194,7 +222,6 @@ class RunCommandInput(StrictInput):
         }
     )
 
-    agent_id: AgentId
     command: Annotated[
         str, StringConstraints(min_length=1, max_length=MAX_COMMAND_LENGTH), NotBlank
     ] = Field(description="The command line to run, as typed at the shell's prompt.")
@@ -229,10 +256,8 @@ class RunCommandInput(StrictInput):
         return value
 
 
-class RebootAgentInput(StrictInput):
+class RebootAgentInput(OnAgentInput):
     """The agent whose computer to restart now."""
-
-    agent_id: AgentId
 
 
 # -- outputs ------------------------------------------------------------------------
@@ -313,7 +338,10 @@ class RunOutput(BaseModel):
         )
     )
     vendor_response: Any | None = Field(
-        description="Tactical RMM's answer as it came, e.g. the started-run notice."
+        description=(
+            "Tactical RMM's answer as it came, e.g. the started-run notice, or the "
+            "script's results (stdout, stderr, retcode) from the agent's history."
+        )
     )
 
 
@@ -350,6 +378,16 @@ class WireAgentPage(_Wire):
 
     results: list[WireAgent] = []
     next: Any = None
+
+
+class WireHistoryEntry(_Wire):
+    """One entry of ``GET /agents/{agent_id}/history/`` (a script run, a command, ...)."""
+
+    id: Any = None
+    type: Any = None
+    script: Any = None
+    time: Any = None
+    script_results: Any = None
 
 
 class WireScript(_Wire):

@@ -54,7 +54,7 @@ def test_run_script_waits_for_the_output_with_every_key_the_server_requires(
             "script_id": CLEAR_TEMP,
             "args": ["-Days", "7"],
             "env_vars": ["CLEANUP_MODE=aggressive", "DRY_RUN="],
-            "timeout": 120,
+            "timeout": 120,  # the longest run that is waited for
             "run_as_user": True,
         },
     )
@@ -147,10 +147,9 @@ def test_reboot_sends_one_request(tactical: TacticalHarness) -> None:
 
 
 @pytest.mark.parametrize("action", ["agents.run_script", "agents.run_command", "agents.reboot"])
-def test_an_offline_agent_is_agent_offline_naming_it_and_when_it_was_seen(
+def test_an_offline_agent_is_agent_offline_naming_it_and_nothing_is_sent(
     tactical: TacticalHarness, action: str
 ) -> None:
-    # run_script: 200 "timeout"; run_command and reboot: 400 "Unable to contact the agent".
     [(_, args)] = [s for s in write_steps(tactical, WS07) if s[0] == action]
     error = tactical.error(action, args)
     assert error["code"] == "AGENT_OFFLINE"
@@ -158,12 +157,50 @@ def test_an_offline_agent_is_agent_offline_naming_it_and_when_it_was_seen(
     agent_id = tactical.agent_id(WS07)
     assert agent_id in error["message"]
     assert "last seen" in error["message"]
-    assert error["details"]["agent_id"] == agent_id
-    assert error["details"]["agent_online"] is False
-    assert error["details"]["last_seen_at"] is not None
+    assert "nothing was sent" in error["message"]
+    details = error["details"]
+    assert (details["agent_id"], details["agent_online"], details["sent"]) == (
+        agent_id,
+        False,
+        False,
+    )
+    assert details["last_seen_at"] is not None
+    assert posts(tactical) == []
+
+
+# What the server answers when the agent it thought online does not answer.
+UNANSWERED = {
+    "agents.run_script": Fault(
+        status=200, body=b'"timeout"', headers={"Content-Type": "application/json"}
+    ),
+    "agents.run_command": Fault(
+        status=400,
+        body=b'"Unable to contact the agent"',
+        headers={"Content-Type": "application/json"},
+    ),
+    "agents.reboot": Fault(
+        status=400,
+        body=b'"Unable to contact the agent"',
+        headers={"Content-Type": "application/json"},
+    ),
+}
+
+
+@pytest.mark.parametrize("action", sorted(UNANSWERED))
+def test_a_sent_run_the_agent_does_not_answer_is_agent_offline_and_not_resent(
+    tactical: TacticalHarness, action: str
+) -> None:
+    [(_, args)] = [s for s in write_steps(tactical) if s[0] == action]
+    tactical.fake.inject(UNANSWERED[action], method="POST")
+    error = tactical.error(action, args, key="unanswered")
+    assert error["code"] == "AGENT_OFFLINE"
+    assert error["retryable"] is False
+    assert error["details"]["sent"] is True
+    assert tactical.agent_id(DC01) in error["message"]
     expected = (200, "timeout") if action == "agents.run_script" else (400, "Unable to contact")
     assert error["vendor"]["status"] == expected[0]
     assert error["vendor"]["message"].startswith(expected[1])
+    assert tactical.error(action, args, key="unanswered")["code"] == "AGENT_OFFLINE"
     assert len(posts(tactical)) == 1  # never sent again
 
 
@@ -198,7 +235,7 @@ def test_a_refused_key_is_misconfigured_and_not_resent(
     error = tactical.error(action, args)
     assert error["code"] == "INTEGRATION_MISCONFIGURED"
     assert error["vendor"]["status"] == 401
-    assert len(posts(tactical)) == 1
+    assert posts(tactical) == []  # refused at the agent look-up, before anything is sent
 
 
 @pytest.mark.parametrize("step", range(3))
@@ -206,7 +243,9 @@ def test_a_5xx_after_the_server_acted_is_outcome_unknown_and_never_resent(
     tactical: TacticalHarness, step: int
 ) -> None:
     action, args = write_steps(tactical)[step]
-    tactical.fake.inject(Fault(status=502, body="<html>Bad Gateway</html>", after=True))
+    tactical.fake.inject(
+        Fault(status=502, body="<html>Bad Gateway</html>", after=True), method="POST"
+    )
     error = tactical.error(action, args, key="lost")
     assert error["code"] == "OUTCOME_UNKNOWN"
     assert error["retryable"] is False
@@ -260,16 +299,19 @@ def test_the_key_never_reaches_errors_ledger_rows_logs_or_the_request_log(
     errors.append(tactical.error(*write_steps(tactical)[0]))
     tactical.fake.inject(Fault(status=403, body={"detail": f"no {CANARY_KEY}"}), method="POST")
     errors.append(tactical.error(*write_steps(tactical)[1]))
+    tactical.fake.inject(UNANSWERED["agents.run_command"], method="POST")
+    errors.append(tactical.error(*write_steps(tactical)[1]))
     assert [e["code"] for e in errors] == [
         "AGENT_OFFLINE",
         "AGENT_OFFLINE",
         "AGENT_OFFLINE",
         "OUTCOME_UNKNOWN",
         "PERMISSION_DENIED",
+        "AGENT_OFFLINE",
     ]
     assert tactical.fake.requests[0].headers["x-api-key"] == CANARY_KEY
     rows = tactical.ledger_texts()
-    assert len(rows) == 5
+    assert len(rows) == 6
     exported = json.dumps(tactical.vendor_requests())
     for text in (*map(json.dumps, errors), caplog.text, exported, *rows):
         assert CANARY_KEY not in text
