@@ -34,6 +34,8 @@ from store.tenants import create_tenant
 from store.users import create_user
 
 DEMO_TENANT = "demo"
+# The RMM tiles the demo connects and disconnects: (palette group, label).
+RMM_TILES = (("app:ninjaone", "NinjaOne"), ("app:tacticalrmm", "Tactical RMM"))
 
 
 def demo_settings(base: Settings | None = None) -> Settings:
@@ -117,15 +119,16 @@ def run_demo(console: Console, settings: Settings | None = None) -> int:
     with _running(settings) as (runtime, executor, sandbox):
         demo.say(f"data directory {settings.data_dir}")
         demo.say(
-            "sandbox: NinjaOne at "
-            f"{sandbox.url('ninjaone')}, Microsoft 365 at {sandbox.url('microsoft')}"
+            f"sandbox: NinjaOne at {sandbox.url('ninjaone')}, Microsoft 365 at "
+            f"{sandbox.url('microsoft')}, Tactical RMM at {sandbox.url('tacticalrmm')}"
         )
         with runtime.store.sessions.begin() as session:
             create_tenant(session, DEMO_TENANT, "Demo MSP")
         demo.say(f"created tenant [bold]{DEMO_TENANT}[/]")
         before = demo.show_palette(runtime, "Palette before connecting anything")
-        if "app:ninjaone" in before:
-            problems.append("NinjaOne tile shown before connecting")
+        for group, label in RMM_TILES:
+            if group in before:
+                problems.append(f"{label} tile shown before connecting")
 
         seed = sandbox.seeds["ninjaone"]
         with runtime.store.sessions.begin() as session:
@@ -239,6 +242,9 @@ def run_demo(console: Console, settings: Settings | None = None) -> int:
         if calls != 1 or twice[0].output != twice[1].output:
             problems.append(f"expected one vendor call, saw {calls}")
 
+        if not _tactical_rmm(demo, runtime, executor, sandbox, run, problems):
+            return _finish(console, demo, problems)
+
         console.rule("Core scheduling: an entry lands in the technician's calendar")
         ms = sandbox.seeds["microsoft"]
         upn = ms["users"][0]["userPrincipalName"]
@@ -274,7 +280,7 @@ def run_demo(console: Console, settings: Settings | None = None) -> int:
                     "end": (start + timedelta(hours=1)).isoformat(),
                 },
             },
-            f"{run}:root.steps[6]",
+            f"{run}:root.steps[8]",
         )
         events = _wait_for_event(sandbox, upn)
         if entry.succeeded and events:
@@ -286,10 +292,12 @@ def run_demo(console: Console, settings: Settings | None = None) -> int:
         console.rule("Disconnect")
         with runtime.store.sessions.begin() as session:
             conn.disconnect(session, DEMO_TENANT, "ninjaone")
-        demo.say("disconnected NinjaOne (patchbay disconnect ninjaone ...)")
+            conn.disconnect(session, DEMO_TENANT, "tacticalrmm")
+        demo.say("disconnected NinjaOne and Tactical RMM (patchbay disconnect ...)")
         final = demo.show_palette(runtime, "Palette after disconnecting")
-        if "app:ninjaone" in final:
-            problems.append("NinjaOne tile still shown after disconnecting")
+        for group, label in RMM_TILES:
+            if group in final:
+                problems.append(f"{label} tile still shown after disconnecting")
         with runtime.store.sessions() as session:
             status = step_status(
                 runtime.catalog, session, DEMO_TENANT, action_id="ninjaone.alerts.reset"
@@ -308,6 +316,59 @@ def run_demo(console: Console, settings: Settings | None = None) -> int:
             problems.append(f"expected INTEGRATION_INACTIVE, got {code}")
         demo.ledger(executor)
     return _finish(console, demo, problems)
+
+
+def _tactical_rmm(
+    demo: Demo,
+    runtime: ExecutorRuntime,
+    executor: Executor,
+    sandbox: SandboxRun,
+    run: str,
+    problems: list[str],
+) -> bool:
+    """A second RMM joins the palette: connect Tactical RMM, find its agents, run a command.
+
+    False when the demo cannot go on (no agent to run the command on).
+    """
+    demo.console.rule("A second RMM: Tactical RMM joins the palette")
+    with runtime.store.sessions.begin() as session:
+        conn.connect(session, DEMO_TENANT, "tacticalrmm", instance_url=sandbox.url("tacticalrmm"))
+        runtime.store.secrets.database.set_in(
+            session,
+            DEMO_TENANT,
+            "tacticalrmm_api_key",
+            SecretStr(sandbox.seeds["tacticalrmm"]["api_key"]),
+        )
+    demo.say("connected Tactical RMM (patchbay connect tacticalrmm ...)")
+    tiles = demo.show_palette(runtime, "Palette after connecting Tactical RMM")
+    if "app:tacticalrmm" not in tiles:
+        problems.append("Tactical RMM tile missing after connecting")
+    found = demo.step(
+        executor,
+        "find agents (live)",
+        "tacticalrmm.agents.find",
+        {"live": True, "limit": 10},
+        f"{run}:root.steps[6]",
+    )
+    agents = (found.output or {}).get("agents", [])
+    for a in agents:
+        demo.console.print(f"       {a['hostname']:<16} {a['os_name']}")
+    server = next((a for a in agents if a["hostname"] == "CONTOSO-DC01"), None)
+    if server is None:
+        problems.append(f"no Tactical RMM agent CONTOSO-DC01 ({found.status}: {found.error})")
+        return False
+    ran = demo.step(
+        executor,
+        f"run `hostname` on {server['hostname']}",
+        "tacticalrmm.agents.run_command",
+        {"agent_id": server["agent_id"], "command": "hostname", "shell": "cmd"},
+        f"{run}:root.steps[7]",
+    )
+    demo.console.print(f"       output: {(ran.output or {}).get('output')!r}")
+    for outcome in (found, ran):
+        if not outcome.succeeded:
+            problems.append(f"{outcome.action_id} {outcome.status}: {outcome.error}")
+    return True
 
 
 def _wait_for_event(sandbox: SandboxRun, upn: str, timeout: float = 20.0) -> list[dict[str, Any]]:

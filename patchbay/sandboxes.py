@@ -10,9 +10,9 @@ another process) over HTTP: :func:`mint_sandbox_credentials` asks each fake
 whose vendor declares ``sandbox_secrets`` for a fresh credential set (``POST
 <url>/__sandbox/credentials``), because the credentials printed at start
 rotate on first use (NinjaOne's refresh token) or are shared by every tenant
-connected with them (Microsoft's app). The Microsoft fake's set also names
-the Entra tenant and the mailbox (``tenant_id``, ``account``) a calendar
-connects to.
+connected with them (Microsoft's app, Tactical RMM's demo API key). The
+Microsoft fake's set also names the Entra tenant and the mailbox
+(``tenant_id``, ``account``) a calendar connects to.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from sandbox.core import RunningServer
 from sandbox.microsoft import FakeMicrosoft
 from sandbox.ninjaone import FakeNinjaOne
 from sandbox.registry import FAKES, SandboxOptions, ServableFake
+from sandbox.tacticalrmm import FakeTacticalRmm
 
 _SANDBOX_MODE_LINE = (
     "export PATCHBAY_SANDBOX=1  # for every patchbay command and worker: "
@@ -55,6 +56,12 @@ class SandboxRun:
     def microsoft(self) -> FakeMicrosoft:
         fake = self.fakes["microsoft"]
         assert isinstance(fake, FakeMicrosoft)
+        return fake
+
+    @property
+    def tacticalrmm(self) -> FakeTacticalRmm:
+        fake = self.fakes["tacticalrmm"]
+        assert isinstance(fake, FakeTacticalRmm)
         return fake
 
     def url(self, vendor: str) -> str:

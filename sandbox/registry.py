@@ -15,6 +15,7 @@ from typing import Any, Protocol
 from sandbox.core import RunningServer
 from sandbox.microsoft import FakeMicrosoft
 from sandbox.ninjaone import FakeNinjaOne
+from sandbox.tacticalrmm import FakeTacticalRmm
 
 __all__ = ["FAKES", "RegisteredFake", "SandboxOptions", "ServableFake"]
 
@@ -36,7 +37,8 @@ class SandboxOptions:
     """What the sandbox's caller may choose; each fake's factory reads what concerns it."""
 
     script_result_delay: float = 2.0
-    """Seconds until a NinjaOne script run's COMPLETED activity appears."""
+    """Seconds until a script run started without waiting has its result: NinjaOne's
+    COMPLETED activity, Tactical RMM's history entry."""
 
 
 @dataclass(frozen=True)
@@ -59,8 +61,13 @@ def _microsoft(options: SandboxOptions) -> FakeMicrosoft:
     return FakeMicrosoft()
 
 
+def _tacticalrmm(options: SandboxOptions) -> FakeTacticalRmm:
+    return FakeTacticalRmm(script_result_delay=options.script_result_delay)
+
+
 FAKES: tuple[RegisteredFake, ...] = (
     RegisteredFake("ninjaone", "NinjaOne", _ninjaone),
     RegisteredFake("microsoft", "Microsoft identity platform + Graph", _microsoft),
+    RegisteredFake("tacticalrmm", "Tactical RMM", _tacticalrmm),
 )
 """Every fake the sandbox serves, in the order it serves them."""

@@ -1,9 +1,11 @@
 """Tactical RMM: agents (find, get, run a script or command, reboot) and the script library.
 
 The ``app:tacticalrmm`` tile. Self-hosted: every MSP runs its own server, so
-any public https host is allowed. Secrets: an API key (``X-API-KEY``), or
-Knox login credentials and the token they yield (Knox mode comes with a
-later slice of the module's issue).
+any public https host is allowed. The connection setting ``auth_mode``
+says how patchbay authenticates: ``api_key`` (default; secret
+``tacticalrmm_api_key``, sent as ``X-API-KEY``) or ``knox`` (secrets
+``tacticalrmm_username`` and ``tacticalrmm_password`` of an account without
+TOTP, and the Knox token they yield, ``tacticalrmm_knox_token``).
 
 ``register(catalog)`` is the whole public surface; importing this package
 registers nothing.
@@ -18,25 +20,32 @@ from catalog.vendors import RequiredSecret, Vendor
 from integrations.tacticalrmm.actions import ACTIONS, FIND_AGENTS, register_actions
 from integrations.tacticalrmm.connection import (
     API_KEY_NAME,
+    AUTH_MODE,
     HOSTS,
     LABEL,
+    PASSWORD_NAME,
     PROVIDER,
+    TOKEN_NAME,
+    USERNAME_NAME,
     check_connection,
 )
+from integrations.tacticalrmm.sandbox_hints import connect_hints, sandbox_secrets
 
 VENDOR = Vendor(
     provider=PROVIDER,
     label=LABEL,
     connection="rmm",
-    secret_names=(
-        API_KEY_NAME,
-        "tacticalrmm_username",
-        "tacticalrmm_password",
-        "tacticalrmm_knox_token",
+    secret_names=(API_KEY_NAME, USERNAME_NAME, PASSWORD_NAME, TOKEN_NAME),
+    required_secrets=(
+        RequiredSecret(API_KEY_NAME, when=(AUTH_MODE.name, "api_key")),
+        RequiredSecret(USERNAME_NAME, when=(AUTH_MODE.name, "knox")),
+        RequiredSecret(PASSWORD_NAME, when=(AUTH_MODE.name, "knox")),
     ),
-    required_secrets=(RequiredSecret(API_KEY_NAME),),
+    settings=(AUTH_MODE,),
     hosts=HOSTS,
     check=check_connection,
+    connect_hints=connect_hints,
+    sandbox_secrets=sandbox_secrets,
 )
 
 MODULE = IntegrationModule(

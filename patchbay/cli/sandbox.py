@@ -2,12 +2,13 @@
 
 The sandbox listens on fixed ports, so a restart gives the same URLs and a
 tenant connected to it stays connected: NinjaOne on :data:`SANDBOX_PORT`,
-Microsoft on the next (``sandbox.registry.FAKES`` order), ``--port`` to move
-them. ``sandbox connect`` connects a tenant to every fake of a running
-sandbox with credentials the fakes mint for it: a tenant-wide vendor through
-``patchbay connect``'s own path (checked, stored in one transaction), a
-per-user calendar (Microsoft 365) through ``patchbay calendar connect``'s,
-for one technician (created if missing).
+Microsoft on the next, Tactical RMM on the one after (``sandbox.registry.FAKES``
+order), ``--port`` to move them. ``sandbox connect`` connects a tenant to
+every fake of a running sandbox with credentials the fakes mint for it: first
+each tenant-wide vendor (NinjaOne, Tactical RMM) through ``patchbay
+connect``'s own path (checked, stored in one transaction), then a per-user
+calendar (Microsoft 365) through ``patchbay calendar connect``'s, for one
+technician (created if missing).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ if TYPE_CHECKING:  # the sandbox's modules load only when a sandbox command runs
     from patchbay.sandboxes import SandboxRun
 
 SANDBOX_PORT = 8790
-"""The sandbox's default first port (NinjaOne; Microsoft on the next)."""
+"""The sandbox's default first port (NinjaOne; Microsoft on 8791, Tactical RMM on 8792)."""
 SANDBOX_USER = "tech1"
 """The technician whose calendar ``sandbox connect`` connects unless told otherwise."""
 
@@ -31,8 +32,8 @@ PortOption = Annotated[
     int,
     typer.Option(
         "--port",
-        help=f"First port: NinjaOne on it, Microsoft on the next (default {SANDBOX_PORT}; "
-        "0: any free ports).",
+        help=f"First port: NinjaOne on it, Microsoft on the next, Tactical RMM on the one "
+        f"after (default {SANDBOX_PORT}; 0: any free ports).",
     ),
 ]
 
@@ -41,8 +42,9 @@ def _print_sandbox(run: SandboxRun, port: int, tenant: str) -> None:
     from sandbox.core import CONTROL_ENDPOINTS
 
     stdout.print("[bold]patchbay sandbox[/] (fake vendors; Ctrl-C to stop)")
+    width = max(map(len, run.servers), default=0)
     for vendor, server in run.servers.items():
-        stdout.print(f"  {vendor:10} {server.base_url}")
+        stdout.print(f"  {vendor:{width}} {server.base_url}")
     moved = "" if port == SANDBOX_PORT else f" --port {port}"
     typer.echo(
         f"\nConnect a tenant, and technician {SANDBOX_USER}'s Microsoft 365 calendar, to every "
@@ -149,7 +151,8 @@ def sandbox_connect_cmd(
             fail_usage(str(exc))
         if created:
             typer.echo(f"created tenant {tenant}")
-        for vendor, url, credentials in minted:
+        # Tenant-wide connections first, then the technician's calendar (and its user).
+        for vendor, url, credentials in sorted(minted, key=lambda m: not m[0].connectable):
             assert vendor.sandbox_secrets is not None
             secrets = [(n, SecretStr(v)) for n, v in vendor.sandbox_secrets(credentials).items()]
             if vendor.connectable:

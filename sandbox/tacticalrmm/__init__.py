@@ -22,7 +22,10 @@ Control surface, besides the shared one (:mod:`sandbox.core`):
 - ``POST /__sandbox/switches`` ``{"beta_enabled"?, "nats_down"?, "mode"?}``;
 - ``POST /__sandbox/agents/online`` ``{"agent_id", "online", "back_after"?}``;
 - ``POST /__sandbox/knox/revoke`` ``{"token"?}`` (none: every token) ->
-  ``{"revoked": n}``.
+  ``{"revoked": n}``;
+- ``POST /__sandbox/credentials`` -> 201 ``{"api_key"}``: a new API key of
+  the demo user (:meth:`FakeTacticalRmm.mint_credentials`), one per tenant
+  ``patchbay sandbox connect`` connects, so none shares another's key.
 
 Not modelled: the daily login throttle, ``PUT`` on the beta agent,
 ``/beta/v1/client/``, collector custom fields and emails, run_on_server.
@@ -105,6 +108,7 @@ class FakeTacticalRmm(Runs):
         ("POST", "/__sandbox/switches", 'set {"beta_enabled", "nats_down", "mode"}'),
         ("POST", "/__sandbox/agents/online", 'set {"agent_id", "online", "back_after"}'),
         ("POST", "/__sandbox/knox/revoke", 'revoke {"token"} or every Knox token'),
+        ("POST", "/__sandbox/credentials", "mint a fresh credential set: a new API key"),
     )
 
     def control(self, req: SandboxRequest) -> httpx.Response | None:
@@ -134,7 +138,19 @@ class FakeTacticalRmm(Runs):
             token = body.get("token")
             revoked = self.revoke_knox_tokens(token if isinstance(token, str) else None)
             return json_response(200, {"revoked": revoked})
+        if req.path == "/__sandbox/credentials":
+            return json_response(201, self.mint_credentials())
         return None
+
+    def mint_credentials(self) -> dict[str, str]:
+        """A credential set for the demo user: a new API key acting as it.
+
+        Creates the demo user first if the demo data is not loaded.
+        """
+        with self._lock:
+            if DEMO_USERNAME not in self._users:
+                self.add_user(DEMO_USERNAME, DEMO_PASSWORD)
+            return {"api_key": self.add_api_key(DEMO_USERNAME)}
 
     def seed_demo(self) -> dict[str, Any]:
         """Load a small demo instance and return how to reach it.

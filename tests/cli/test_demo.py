@@ -32,6 +32,13 @@ def test_demo_runs_to_completion_twice_in_its_own_data_directory(
         assert "NinjaOne received 1 script run for 2 deliveries of one key" in text
         assert "INTEGRATION_INACTIVE" in text
         assert "Removed 1,284 files" in text
+        # Tactical RMM joins the palette, answers a live read and runs a command.
+        assert "Palette after connecting Tactical RMM" in text
+        assert "SUCCEEDED find agents (live) (tacticalrmm.agents.find" in text
+        assert "fabrikam-nas     Ubuntu 22.04.4 LTS" in text
+        assert "SUCCEEDED run `hostname` on CONTOSO-DC01 (tacticalrmm.agents.run_command" in text
+        assert "output: 'CONTOSO-DC01\\r\\n'" in text
+        assert "disconnected NinjaOne and Tactical RMM" in text
         assert "demo done" in text
     store = Store.from_settings(settings)
     try:

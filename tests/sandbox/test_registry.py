@@ -20,10 +20,9 @@ from sandbox.registry import FAKES, SandboxOptions
 from sandbox.tacticalrmm import FakeTacticalRmm
 from sandbox.widgets import FakeWidgets
 
-# The executor's test vendor: no integration talks to it, so nobody connects to it.
-# Not served by ``patchbay sandbox``: the test vendor, and fakes whose vendor
-# patchbay cannot connect yet (Tactical RMM joins with its module, issue 12).
-NOT_SERVED: set[type[FakeVendor]] = {FakeWidgets, FakeTacticalRmm}
+# Not served by ``patchbay sandbox``: the executor's test vendor (no integration
+# talks to it, so nobody connects to it).
+NOT_SERVED: set[type[FakeVendor]] = {FakeWidgets}
 
 
 def fakes_in_the_sandbox_package() -> set[type[FakeVendor]]:
@@ -53,20 +52,23 @@ def run() -> Iterator[SandboxRun]:
 
 
 def test_the_registry_lists_every_vendor_fake_once_in_serving_order() -> None:
-    # NinjaOne first: `patchbay sandbox --port P` documents NinjaOne on P, Microsoft on P+1.
-    assert [entry.name for entry in FAKES] == ["ninjaone", "microsoft"]
+    # `patchbay sandbox --port P` documents NinjaOne on P, Microsoft on P+1, Tactical RMM on P+2.
+    assert [entry.name for entry in FAKES] == ["ninjaone", "microsoft", "tacticalrmm"]
     assert len({entry.label for entry in FAKES}) == len(FAKES)
     made: set[type[object]] = {type(entry.make(SandboxOptions())) for entry in FAKES}
     assert made == fakes_in_the_sandbox_package() - NOT_SERVED
     assert FakeNinjaOne in made
     assert FakeMicrosoft in made
+    assert FakeTacticalRmm in made
 
 
 def test_options_reach_the_fake_they_concern() -> None:
-    (ninjaone,) = [entry for entry in FAKES if entry.name == "ninjaone"]
-    fake = ninjaone.make(SandboxOptions(script_result_delay=0.25))
-    assert isinstance(fake, FakeNinjaOne)
-    assert fake.script_result_delay == 0.25
+    made = {entry.name: entry.make(SandboxOptions(script_result_delay=0.25)) for entry in FAKES}
+    ninjaone, tactical = made["ninjaone"], made["tacticalrmm"]
+    assert isinstance(ninjaone, FakeNinjaOne)
+    assert ninjaone.script_result_delay == 0.25
+    assert isinstance(tactical, FakeTacticalRmm)
+    assert tactical.script_result_delay == 0.25
 
 
 def test_start_sandbox_seeds_and_serves_every_registered_fake(run: SandboxRun) -> None:
@@ -83,6 +85,7 @@ def test_start_sandbox_seeds_and_serves_every_registered_fake(run: SandboxRun) -
         assert run.seeds[name]
     assert run.ninjaone is run.fakes["ninjaone"]
     assert run.microsoft is run.fakes["microsoft"]
+    assert run.tacticalrmm is run.fakes["tacticalrmm"]
 
 
 def test_stop_stops_every_server() -> None:
@@ -129,6 +132,7 @@ def test_a_first_port_puts_the_ith_fake_on_port_plus_i() -> None:
 
 def test_connect_lines_connect_a_tenant_to_every_fake(run: SandboxRun) -> None:
     ninjaone, microsoft = run.url("ninjaone"), run.url("microsoft")
+    tactical = run.url("tacticalrmm")
     refresh_token = run.seeds["ninjaone"]["refresh_token"]
     assert run.connect_lines("acme") == [
         "export PATCHBAY_SANDBOX=1  # for every patchbay command and worker: "
@@ -144,4 +148,6 @@ def test_connect_lines_connect_a_tenant_to_every_fake(run: SandboxRun) -> None:
         f"--login-url {microsoft} --graph-url {microsoft} "
         "--secret microsoft_client_id=5d1e9f0a-3b2c-4d5e-8f6a-7b8c9d0e1f2a "
         "--secret microsoft_client_secret=patchbay-demo-secret",
+        f"patchbay connect tacticalrmm --tenant acme --url {tactical} "
+        "--secret tacticalrmm_api_key=PATCHBAYDEMOAPIKEY0000000000000001",
     ]

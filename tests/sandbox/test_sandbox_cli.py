@@ -3,8 +3,8 @@
 `sandbox connect` talks to a sandbox that is already running (here in the
 test's process, as `patchbay sandbox` would in another shell): each time it
 asks the fakes for fresh credentials, so connecting twice works twice. It
-connects the tenant to NinjaOne and a technician's calendar to the
-Microsoft fake, where a schedule entry then lands.
+connects the tenant to NinjaOne and Tactical RMM, then a technician's
+calendar to the Microsoft fake, where a schedule entry then lands.
 """
 
 from __future__ import annotations
@@ -86,6 +86,8 @@ def test_sandbox_connect_twice_connects_with_fresh_credentials_each_time(
     assert lines[0] == "created tenant acme"
     assert lines[1].startswith("connected ninjaone for tenant acme")
     assert lines[2] == "checked: token accepted, organizations readable (first: Contoso Dental)"
+    assert lines[3] == "connected tacticalrmm for tenant acme (secrets stored: tacticalrmm_api_key)"
+    assert lines[4] == "checked: API key accepted, 2 clients visible"
 
     code, out, err = run(cli, "sandbox", "connect", "--tenant", "acme", "--port", str(port))
     assert code == 0, err
@@ -99,6 +101,42 @@ def test_sandbox_connect_twice_connects_with_fresh_credentials_each_time(
     assert run(cli, "connections", "test", "--tenant", "acme")[0] == 0
     for t in tokens:
         assert t.body["refresh_token"] not in out + err
+
+
+def test_sandbox_connect_gives_tactical_rmm_a_key_of_its_own_each_time(
+    cli: CliRunner, store: Store, running: tuple[SandboxRun, int]
+) -> None:
+    sandbox, port = running
+    tactical = sandbox.tacticalrmm
+    keys = []
+    outputs = ""
+    for _ in range(2):
+        code, out, err = run(cli, "sandbox", "connect", "--tenant", "acme", "--port", str(port))
+        assert code == 0, err
+        assert "checked: API key accepted, 2 clients visible" in out
+        outputs += out + err
+        stored = store.secrets.get("acme", "tacticalrmm_api_key")
+        assert stored is not None
+        keys.append(stored.get_secret_value())
+    # Not the key printed at start, which every tenant connected by hand shares.
+    assert len({*keys, sandbox.seeds["tacticalrmm"]["api_key"]}) == 3
+    checks = tactical.calls("GET", "/clients/")
+    assert [(c.headers["x-api-key"], c.status) for c in checks] == [(k, 200) for k in keys]
+
+    # The connection works for actions: a command on the demo's domain controller.
+    agent_id = sandbox.seeds["tacticalrmm"]["agent_ids"][0]
+    command = {"agent_id": agent_id, "command": "hostname", "shell": "cmd"}
+    code, out, err = run(
+        cli, "run", "tacticalrmm.agents.run_command", "--tenant", "acme", "--input",
+        json.dumps(command),
+    )  # fmt: skip
+    assert code == 0, out + err
+    result = json.loads(out)
+    assert (result["status"], result["output"]["output"]) == ("SUCCEEDED", "CONTOSO-DC01\r\n")
+    [ran] = tactical.calls("POST", f"/agents/{agent_id}/cmd/")
+    assert ran.headers["x-api-key"] == keys[-1]
+    for key in keys:
+        assert key not in outputs + out + err
 
 
 TOKEN_PATH = f"/{DEMO_TENANT_ID}/oauth2/v2.0/token"
@@ -270,6 +308,7 @@ def test_the_sandbox_keeps_its_default_ports_across_restarts(tmp_path: Path) -> 
     }
     assert "patchbay sandbox connect --tenant demo" in printout
     assert "technician tech1's Microsoft 365 calendar" in printout
+    assert f"patchbay connect tacticalrmm --tenant demo --url {first['tacticalrmm']} " in printout
     for path in ("/__sandbox/requests", "/__sandbox/faults", "/__sandbox/reset"):
         assert path in printout
     second, _ = serve_and_read_urls(tmp_path)
