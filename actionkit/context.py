@@ -19,6 +19,9 @@ from sqlalchemy.orm import Session
 
 from actionkit.outbound import HostRules, OutboundPolicy
 
+SuccessWrite = Callable[[Session], None]
+"""A write a step makes to the store only together with its SUCCEEDED outcome (``on_success``)."""
+
 
 @dataclass(frozen=True)
 class Pending:
@@ -143,4 +146,16 @@ class ActionContext(TenantContext, Protocol):
 
     def session(self) -> AbstractContextManager[Session]:
         """A unit of work on the store: committed when the block exits cleanly."""
+        ...
+
+    def on_success(self, write: SuccessWrite) -> None:
+        """Apply ``write`` in the transaction that records this step SUCCEEDED, and only then.
+
+        For local state that must follow the vendor (a mirrored alert marked
+        resolved once the vendor accepted): the write and the step's outcome
+        commit together or not at all. Writes registered by an answer that is
+        not a success (an error, ``Pending``) are dropped. Should a write
+        raise, the outcome is recorded without the writes and the failure is
+        logged: the vendor acted, so the step is not reported failed.
+        """
         ...

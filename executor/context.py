@@ -12,6 +12,7 @@ import httpx
 from pydantic import SecretStr
 from sqlalchemy.orm import Session, sessionmaker
 
+from actionkit.context import SuccessWrite
 from actionkit.errors import IntegrationMisconfigured
 from actionkit.outbound import HostRules, OutboundPolicy
 from executor.gate import InvocationGate
@@ -72,6 +73,7 @@ class InvocationContext:
         self._transports = transports
         self._clock = clock
         self._sandbox = sandbox
+        self.success_writes: list[SuccessWrite] = []
         self.logger = StepLogger(
             logger,
             {
@@ -89,6 +91,9 @@ class InvocationContext:
     def session(self) -> Iterator[Session]:
         with self._sessions.begin() as session:
             yield session
+
+    def on_success(self, write: SuccessWrite) -> None:
+        self.success_writes.append(write)
 
     def secret(self, name: str) -> SecretStr | None:
         value = self._secrets.get(self.tenant_id, name)

@@ -50,13 +50,15 @@ import builtins
 import hashlib
 import json
 import uuid
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from sqlalchemy import Engine, Update, and_, delete, or_, select, update
+from sqlalchemy.orm import sessionmaker
 
+from actionkit.context import SuccessWrite
 from executor import history
 from executor.decision import Answer, GiveUp, Refuse, Skip, Take, Wait, decide
 from store.db import insert_for
@@ -259,6 +261,9 @@ class Ledger:
         # Every ledger operation is a single statement: autocommit saves the
         # BEGIN and COMMIT round trips around each (they are atomic anyway).
         self._engine = engine.execution_options(isolation_level="AUTOCOMMIT")
+        # For the one transition that is more than one statement (``succeed``
+        # with a step's writes).
+        self._sessions = sessionmaker(bind=engine)
         self._insert_fn = insert_for(engine)
         self.lease = timedelta(seconds=lease_seconds)
         self._clock = clock
@@ -595,23 +600,45 @@ class Ledger:
         with self._engine.connect() as conn:
             return bool(conn.execute(stmt).rowcount)
 
-    def succeed(self, row: RowSnapshot, owner: str, output: dict[str, Any]) -> RowSnapshot | None:
-        """Final SUCCEEDED with ``output``; the new row, or None if the lease was lost."""
+    def succeed(
+        self,
+        row: RowSnapshot,
+        owner: str,
+        output: dict[str, Any],
+        writes: Sequence[SuccessWrite] = (),
+    ) -> RowSnapshot | None:
+        """Final SUCCEEDED with ``output``; the new row, or None if the lease was lost.
+
+        ``writes`` (the step's ``ctx.on_success``) run in the same transaction,
+        after the guarded UPDATE matched: both commit, or neither (a lost lease
+        applies none). A write that raises is propagated after the rollback;
+        the caller decides what to record then.
+        """
+        stmt = self._succeeded(row, owner, output)
+        if not writes:
+            return self._apply(stmt)
+        with self._sessions.begin() as session:
+            found = session.execute(stmt.returning(*_COLUMNS)).first()
+            if found is None:
+                return None
+            for write in writes:
+                write(session)
+        return RowSnapshot.of(found)
+
+    def _succeeded(self, row: RowSnapshot, owner: str, output: dict[str, Any]) -> Update:
         now = self._clock()
-        return self._apply(
-            self._owned(row, owner).values(
-                status="SUCCEEDED",
-                output_json=output,
-                error_json=None,
-                error_message=None,
-                wait_state=None,
-                next_check_at=None,
-                lease_owner=None,
-                lease_expires_at=None,
-                completed_at=now,
-                updated_at=now,
-                history=history.end(row.history, result="SUCCEEDED", at=now),
-            )
+        return self._owned(row, owner).values(
+            status="SUCCEEDED",
+            output_json=output,
+            error_json=None,
+            error_message=None,
+            wait_state=None,
+            next_check_at=None,
+            lease_owner=None,
+            lease_expires_at=None,
+            completed_at=now,
+            updated_at=now,
+            history=history.end(row.history, result="SUCCEEDED", at=now),
         )
 
     def fail(self, row: RowSnapshot, owner: str, payload: dict[str, Any]) -> RowSnapshot | None:

@@ -16,7 +16,7 @@ import os
 import random
 import socket
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -26,7 +26,7 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import sessionmaker
 
-from actionkit.context import NotApplied, Pending
+from actionkit.context import NotApplied, Pending, SuccessWrite
 from actionkit.errors import (
     ActionFailure,
     IdempotencyConflict,
@@ -382,17 +382,21 @@ class Pipeline:
             log.warning("lease lost: another worker took this step over; dropping this run")
             return Dropped("lease lost", row)
         if claim.phase == "reconcile":
-            return self._reconciled(spec, claim, owner, settled, redactor, log)
+            return self._reconciled(spec, claim, owner, settled, redactor, log, ctx.success_writes)
         if error is None and isinstance(result, Pending) and result.rerun:
             error = self._bad_rerun(spec, claim, gate)
         if error is None:
-            return self._returned(spec, row, owner, result, claim, redactor, log)
+            return self._returned(
+                spec, row, owner, result, claim, redactor, log, ctx.success_writes
+            )
         if isinstance(settled, NotApplied):
             log.info("read-back: not applied (%s); the attempt may be retried", settled.reason)
             error.outcome_known = True
         elif settled is not None:
             log.info("read-back: applied; recording the step as succeeded")
-            return self._returned(spec, row, owner, settled, claim, redactor, log)
+            return self._returned(
+                spec, row, owner, settled, claim, redactor, log, ctx.success_writes
+            )
         if claim.phase == "check":
             return self._check_failed(spec, claim, owner, error, redactor, log)
         return self._failed(spec, row, owner, error, gate, redactor, log)
@@ -444,6 +448,7 @@ class Pipeline:
         Why it could not tell is added to ``error.details`` (when given) and logged.
         """
         assert spec.reconcile is not None
+        ctx.success_writes.clear()  # only what the read-back proves may be written
         cause: str
         try:
             with keeper.limited():
@@ -467,6 +472,7 @@ class Pipeline:
         answer: Any,
         redactor: Redactor,
         log: logging.LoggerAdapter[logging.Logger],
+        writes: Sequence[SuccessWrite] = (),
     ) -> Outcome:
         """A worker died after dispatching: settle the step by what the read-back showed."""
         row = claim.row
@@ -490,7 +496,7 @@ class Pipeline:
                 return Dropped("lease lost", row)
             return Reschedule(0.0, "retry", row, {"read_back": "not_applied"})
         log.info("read-back after a lost worker: applied")
-        return self._returned(spec, row, owner, answer, claim, redactor, log)
+        return self._returned(spec, row, owner, answer, claim, redactor, log, writes)
 
     def _call(
         self, spec: AnyActionSpec, model: BaseModel, claim: Run, ctx: InvocationContext
@@ -523,7 +529,9 @@ class Pipeline:
         claim: Run,
         redactor: Redactor,
         log: logging.LoggerAdapter[logging.Logger],
+        writes: Sequence[SuccessWrite] = (),
     ) -> Outcome:
+        """Record what the step answered: a wait, its output (with ``writes``), or a bad output."""
         now = self._clock()
         if isinstance(result, Pending):
             deadline = row.deadline_at
@@ -569,7 +577,17 @@ class Pipeline:
             error = InternalError(bad.message, details=bad.details)
             return self._record_failure(spec, row, owner, error, redactor, log)
         stored = redactor.data(output.model_dump(mode="json"))
-        done = self.ledger.succeed(row, owner, stored)
+        try:
+            done = self.ledger.succeed(row, owner, stored, writes)
+        except Exception as exc:
+            if not writes:
+                raise
+            # The vendor acted: record that, without the local writes that failed.
+            log.error(
+                "the step's local writes failed (%s); recording its outcome without them",
+                redactor.text(f"{type(exc).__name__}: {exc}"),
+            )
+            done = self.ledger.succeed(row, owner, stored)
         if done is None:
             return Dropped("lease lost", row)
         log.info("succeeded")

@@ -178,13 +178,18 @@ def _mirrored_uid(row: RmmAlert) -> str:
 def _mark_reset(ctx: ActionContext, local_id: uuid.UUID | None, uid: str) -> ResetAlertOutput:
     if local_id is None:
         return ResetAlertOutput(acknowledged=True, alert_id=uid)
-    # Only after NinjaOne accepted: the mirror never claims a reset that did not happen.
-    with ctx.session() as session:
+    # Only after NinjaOne accepted, and in the transaction that records the step
+    # SUCCEEDED: the mirror never claims a reset the ledger does not.
+    tenant, at = ctx.tenant_id, ctx.now()
+
+    def mark(session: Session) -> None:
         session.execute(
             update(RmmAlert)
-            .where(RmmAlert.tenant == ctx.tenant_id, RmmAlert.alert_id == local_id)
-            .values(status="acknowledged", updated_at=ctx.now())
+            .where(RmmAlert.tenant == tenant, RmmAlert.alert_id == local_id)
+            .values(status="acknowledged", updated_at=at)
         )
+
+    ctx.on_success(mark)
     return ResetAlertOutput(acknowledged=True, alert_id=str(local_id))
 
 

@@ -12,7 +12,7 @@ from dataclasses import replace
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from executor.ledger import ClaimRequest, Ledger, Run, input_hash
 from executor.pipeline import Dropped, Finished, Rejected, Reschedule
@@ -527,3 +527,54 @@ def test_a_handler_asking_to_start_over_after_sending_ends_outcome_unknown(
     harness.clock.advance(5)
     assert finished(pipeline.execute(step)).replayed
     assert [w["name"] for w in harness.fake.widgets_created()] == ["a", "b"]
+
+
+CREATE_NOTED = "widgets.widgets.create_noted"
+
+
+def noted(harness: Harness) -> object:
+    with harness.store.sessions() as session:
+        row = session.scalars(
+            select(RmmIntegration).where(
+                RmmIntegration.tenant == TENANT, RmmIntegration.provider == "widgets"
+            )
+        ).one()
+        return (row.settings or {}).get("last_widget")
+
+
+def test_a_steps_writes_commit_with_its_success(harness: Harness) -> None:
+    done = finished(
+        harness.pipeline().execute(task(key="noted", action_id=CREATE_NOTED, input={"name": "a"}))
+    )
+    assert done.row.status == "SUCCEEDED"
+    assert done.row.output is not None
+    assert noted(harness) == done.row.output["widget_id"]
+
+
+def test_a_step_that_fails_after_registering_a_write_writes_nothing(harness: Harness) -> None:
+    step = task(key="noted-f", action_id=CREATE_NOTED, input={"name": "a", "then": "fail"})
+    done = finished(harness.pipeline().execute(step))
+    assert done.row.status == "FAILED"
+    assert noted(harness) is None
+
+
+def test_a_step_that_lost_its_lease_writes_nothing(harness: Harness) -> None:
+    step = task(key="noted-l", action_id=CREATE_NOTED, input={"name": "a", "then": "lose_lease"})
+    outcome = harness.pipeline().execute(step)
+    assert isinstance(outcome, Dropped)
+    assert noted(harness) is None
+    row = harness.pipeline().ledger.get(TENANT, "noted-l")
+    assert row is not None
+    assert (row.status, row.lease_owner) == ("STARTED", "someone-else")
+
+
+def test_a_failing_write_still_records_the_vendors_success(
+    harness: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.ERROR)
+    step = task(key="noted-b", action_id=CREATE_NOTED, input={"name": "a", "then": "bad_write"})
+    done = finished(harness.pipeline().execute(step))
+    assert done.row.status == "SUCCEEDED"
+    assert noted(harness) is None
+    assert "local writes failed (RuntimeError: the mirror table is gone)" in caplog.text
+    assert len(harness.fake.widgets_created()) == 1

@@ -7,13 +7,14 @@ executor is tested through the same seams the vendor modules use.
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import select
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 
-from actionkit.context import ActionContext, NotApplied, Pending
-from actionkit.errors import IntegrationMisconfigured
+from actionkit.context import ActionContext, NotApplied, Pending, SuccessWrite
+from actionkit.errors import ActionError, IntegrationMisconfigured
 from actionkit.http import VendorClient
 from actionkit.outbound import HostRules
 from actionkit.spec import ActionSpec, ActionUI
@@ -22,7 +23,7 @@ from catalog.availability import rmm_integration_availability
 from catalog.modules import IntegrationModule
 from catalog.registration import Catalog, register_integration_module, register_vendor
 from catalog.vendors import Vendor
-from store.models import RmmIntegration
+from store.models import RmmIntegration, WorkflowActionInvocation
 
 PROVIDER = "widgets"
 # A self-hosted vendor (any public host); the tests' in-process fake answers
@@ -126,6 +127,44 @@ def create_after(inp: CreateAfterInput, ctx: ActionContext) -> WidgetOutput | Pe
     return WidgetOutput(widget_id=body["id"], name=body["name"], color=body.get("color"))
 
 
+class CreateNotedInput(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=200)
+    # What else happens after the widget is created (to test ``on_success``).
+    then: Literal["nothing", "fail", "lose_lease", "bad_write"] = "nothing"
+
+
+def _note_widget(widget_id: str, tenant: str, *, broken: bool) -> SuccessWrite:
+    def write(session: Session) -> None:
+        if broken:
+            raise RuntimeError("the mirror table is gone")
+        row = session.scalars(
+            select(RmmIntegration).where(
+                RmmIntegration.tenant == tenant, RmmIntegration.provider == PROVIDER
+            )
+        ).one()
+        row.settings = {**(row.settings or {}), "last_widget": widget_id}
+
+    return write
+
+
+def create_noted(inp: CreateNotedInput, ctx: ActionContext) -> WidgetOutput:
+    """Create a widget and note its id on the connection row, only with the step's success."""
+    with client_for(ctx) as client:
+        body = client.request_json("POST", "/v1/widgets", json={"name": inp.name})
+    ctx.on_success(_note_widget(body["id"], ctx.tenant_id, broken=inp.then == "bad_write"))
+    if inp.then == "fail":
+        raise ActionError("failed after registering the write", code="LATE_FAILURE")
+    if inp.then == "lose_lease":
+        with ctx.session() as session:  # another worker takes the step over
+            session.execute(
+                update(WorkflowActionInvocation)
+                .where(WorkflowActionInvocation.idempotency_key == ctx.idempotency_key)
+                .values(lease_owner="someone-else")
+            )
+    return WidgetOutput(widget_id=body["id"], name=body["name"])
+
+
 class HangInput(BaseModel):
     model_config = ConfigDict(extra="forbid")
     seconds: float = Field(ge=0, le=600)
@@ -221,6 +260,15 @@ CREATE_AFTER = ActionSpec(
     side_effectful=True,
     ui=ActionUI(label="Create widget after another", category="Widgets", icon="widgets"),
 )
+CREATE_NOTED = ActionSpec(
+    id="widgets.widgets.create_noted",
+    version=1,
+    input_model=CreateNotedInput,
+    output_model=WidgetOutput,
+    handler=create_noted,
+    side_effectful=True,
+    ui=ActionUI(label="Create widget and note it", category="Widgets", icon="widgets"),
+)
 HANG = ActionSpec(
     id="widgets.debug.hang",
     version=1,
@@ -253,7 +301,16 @@ RUN_JOB = ActionSpec(
 
 
 def register_actions(actions: ActionRegistry) -> None:
-    for spec in (CREATE, CREATE_SAFE, CREATE_CHECKED, CREATE_AFTER, HANG, GET, RUN_JOB):
+    for spec in (
+        CREATE,
+        CREATE_SAFE,
+        CREATE_CHECKED,
+        CREATE_AFTER,
+        CREATE_NOTED,
+        HANG,
+        GET,
+        RUN_JOB,
+    ):
         actions.register(spec)
 
 
@@ -282,6 +339,7 @@ def register(catalog: Catalog, *, rate_limit: str | None = None) -> None:
                 CREATE_SAFE.id,
                 CREATE_CHECKED.id,
                 CREATE_AFTER.id,
+                CREATE_NOTED.id,
                 HANG.id,
                 GET.id,
                 RUN_JOB.id,
