@@ -522,3 +522,22 @@ class ExecutorLock(Base):
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     owner: Mapped[str] = mapped_column(String(255), nullable=False)
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+
+
+class InboundEvent(Base):
+    """A vendor webhook event already recorded: a delivery of the same id again is a replay.
+
+    Written in the transaction that applies the event, so an event is applied
+    exactly once however often it is delivered (``store.inbound``).
+    """
+
+    __tablename__ = "inbound_events"
+
+    tenant: Mapped[str] = mapped_column(String(64), _tenant_fk(), primary_key=True)
+    provider: Mapped[str] = mapped_column(String(64), primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    event_type: Mapped[str] = mapped_column(String(128), nullable=False)
+    occurred_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    received_at: Mapped[datetime] = _created()
+
+    __table_args__ = (Index(None, "received_at"),)

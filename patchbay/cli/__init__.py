@@ -126,6 +126,15 @@ COMMANDS: dict[str, Cmd | Sub] = {
             ),
         },
     ),
+    "levelio": Sub(
+        "Level: its webhooks in.",
+        {
+            "ingest": Cmd(
+                "patchbay.cli.levelio:ingest_cmd",
+                "Receive one Level webhook delivery (body on stdin): verify it, record it once.",
+            ),
+        },
+    ),
     "user": Sub(
         "Users (technicians).",
         {
