@@ -80,6 +80,29 @@ class VendorSetting:
 
 
 @dataclass(frozen=True)
+class SeedSecrets:
+    """A vendor's sandbox secrets, read from a credential set its fake mints.
+
+    ``fields``: tenant secret name -> field of the set (e.g. ``{"x_api_key":
+    "api_key"}``). :meth:`secrets` is the vendor's ``sandbox_secrets`` and
+    :meth:`hints` its ``connect_hints``, so a vendor declares the mapping
+    instead of writing both.
+    """
+
+    provider: str
+    fields: Mapping[str, str]
+
+    def secrets(self, seed: Mapping[str, Any]) -> dict[str, str]:
+        """The tenant secrets (name -> value) the credential set ``seed`` makes."""
+        return {name: str(seed[field]) for name, field in self.fields.items()}
+
+    def hints(self, url: str, seed: Mapping[str, Any], tenant: str) -> list[str]:
+        """The ``patchbay connect`` line for ``tenant`` and the fake at ``url``."""
+        given = " ".join(f"--secret {n}={v}" for n, v in self.secrets(seed).items())
+        return [f"patchbay connect {self.provider} --tenant {tenant} --url {url} {given}"]
+
+
+@dataclass(frozen=True)
 class RequiredSecret:
     """A secret a connection needs: given with ``--secret`` now, or already stored.
 

@@ -6,13 +6,10 @@ registers nothing.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
 from catalog.availability import rmm_integration_availability
 from catalog.modules import IntegrationModule
 from catalog.registration import Catalog, register_integration_module, register_vendor
-from catalog.vendors import RequiredSecret, Vendor
+from catalog.vendors import RequiredSecret, SeedSecrets, Vendor
 from integrations.ninjaone.actions import ACTIONS, FIND_DEVICES, PROVIDER, register_actions
 from integrations.ninjaone.client import HOSTS
 from integrations.ninjaone.connection import check_connection
@@ -23,21 +20,15 @@ from integrations.ninjaone.credentials import (
     SEED_TOKEN_NAME,
 )
 
-
-def sandbox_secrets(seed: Mapping[str, Any]) -> dict[str, str]:
-    """The tenant secrets that reach the sandbox's FakeNinjaOne, from its credential set."""
-    return {
-        CLIENT_ID_NAME: seed["client_id"],
-        CLIENT_SECRET_NAME: seed["client_secret"],
-        SEED_TOKEN_NAME: seed["refresh_token"],
-    }
-
-
-def connect_hints(url: str, seed: Mapping[str, Any], tenant: str) -> list[str]:
-    """How to connect ``tenant`` to the sandbox's FakeNinjaOne at ``url`` (seeded with ``seed``)."""
-    secrets = " ".join(f"--secret {n}={v}" for n, v in sandbox_secrets(seed).items())
-    return [f"patchbay connect ninjaone --tenant {tenant} --url {url} {secrets}"]
-
+# The fake's credential set -> the secrets that reach it (``patchbay sandbox``).
+SANDBOX = SeedSecrets(
+    PROVIDER,
+    {
+        CLIENT_ID_NAME: "client_id",
+        CLIENT_SECRET_NAME: "client_secret",
+        SEED_TOKEN_NAME: "refresh_token",
+    },
+)
 
 VENDOR = Vendor(
     provider=PROVIDER,
@@ -52,8 +43,8 @@ VENDOR = Vendor(
     ),
     hosts=HOSTS,
     check=check_connection,
-    connect_hints=connect_hints,
-    sandbox_secrets=sandbox_secrets,
+    connect_hints=SANDBOX.hints,
+    sandbox_secrets=SANDBOX.secrets,
 )
 
 MODULE = IntegrationModule(

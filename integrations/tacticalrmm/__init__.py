@@ -16,7 +16,7 @@ from __future__ import annotations
 from catalog.availability import rmm_integration_availability
 from catalog.modules import IntegrationModule
 from catalog.registration import Catalog, register_integration_module, register_vendor
-from catalog.vendors import RequiredSecret, Vendor
+from catalog.vendors import RequiredSecret, SeedSecrets, Vendor
 from integrations.tacticalrmm.actions import ACTIONS, FIND_AGENTS, register_actions
 from integrations.tacticalrmm.connection import (
     API_KEY_NAME,
@@ -29,7 +29,9 @@ from integrations.tacticalrmm.connection import (
     USERNAME_NAME,
     check_connection,
 )
-from integrations.tacticalrmm.sandbox_hints import connect_hints, sandbox_secrets
+
+# The fake's credential set -> the secret that reaches it (``patchbay sandbox``).
+SANDBOX = SeedSecrets(PROVIDER, {API_KEY_NAME: "api_key"})
 
 VENDOR = Vendor(
     provider=PROVIDER,
@@ -44,8 +46,8 @@ VENDOR = Vendor(
     settings=(AUTH_MODE,),
     hosts=HOSTS,
     check=check_connection,
-    connect_hints=connect_hints,
-    sandbox_secrets=sandbox_secrets,
+    connect_hints=SANDBOX.hints,
+    sandbox_secrets=SANDBOX.secrets,
 )
 
 MODULE = IntegrationModule(
