@@ -11,8 +11,11 @@ workflows offline. Shares no code with the clients in ``integrations/``.
 - :mod:`sandbox.microsoft`: ``FakeMicrosoft``, identity platform tokens + Graph
   calendars (a package: the identity platform and Graph in modules of their own);
 - :mod:`sandbox.tacticalrmm`: ``FakeTacticalRmm``, API-key and Knox auth, agents,
-  scripts and runs (a package; not served by ``patchbay sandbox`` until the
-  Tactical RMM module can be connected);
+  scripts and runs (a package);
+- :mod:`sandbox.levelio`: ``FakeLevel``, raw-key auth, cursor paging, devices,
+  alerts, updates, automations, triggered runs and signed outbound webhooks;
+- :mod:`sandbox.huntress`: ``FakeHuntress``, Basic auth, token paging, incident
+  reports with remediations, and Huntress's 60-a-minute sliding window per account;
 - :mod:`sandbox.registry`: ``FAKES``, the vendors' fakes the sandbox serves, in order.
 """
 

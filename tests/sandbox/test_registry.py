@@ -14,6 +14,7 @@ import pytest
 import sandbox
 from patchbay.sandboxes import SandboxRun, start_sandbox
 from sandbox.core import FakeVendor
+from sandbox.huntress import FakeHuntress
 from sandbox.levelio import FakeLevel
 from sandbox.microsoft import FakeMicrosoft
 from sandbox.ninjaone import FakeNinjaOne
@@ -22,8 +23,9 @@ from sandbox.tacticalrmm import FakeTacticalRmm
 from sandbox.widgets import FakeWidgets
 
 # Not served by ``patchbay sandbox``: the executor's test vendor (no integration
-# talks to it, so nobody connects to it), and Level until its integration exists.
-NOT_SERVED: set[type[FakeVendor]] = {FakeWidgets, FakeLevel}
+# talks to it, so nobody connects to it), and Level and Huntress until their
+# integrations exist.
+NOT_SERVED: set[type[FakeVendor]] = {FakeWidgets, FakeLevel, FakeHuntress}
 
 
 def fakes_in_the_sandbox_package() -> set[type[FakeVendor]]:
