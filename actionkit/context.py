@@ -148,6 +148,14 @@ class ActionContext(TenantContext, Protocol):
         """A unit of work on the store: committed when the block exits cleanly."""
         ...
 
+    def redact(self, value: str) -> None:
+        """Treat ``value`` as a secret from now on: scrubbed from all the step records and logs.
+
+        For a credential the step learns from the vendor rather than the secret
+        store (e.g. a capability token in a URL).
+        """
+        ...
+
     def on_success(self, write: SuccessWrite) -> None:
         """Apply ``write`` in the transaction that records this step SUCCEEDED, and only then.
 

@@ -17,7 +17,9 @@
     └── TransientError                 category TransientError, retryable
         ├── RateLimited                RATE_LIMITED (retry_after from the vendor)
         ├── TransientFailure           TRANSIENT_FAILURE
-        └── Throttled                  our own throttle had no token soon enough;
+        └── Throttled                  our own throttle had no token soon enough,
+                                       or a vendor's documented rate window was
+                                       full (``VendorClient.rate_window``);
                                        re-scheduled, never counted as an attempt
 
 Whether an error is retryable, and after how long, is a property of the error
@@ -160,6 +162,9 @@ class TransientFailure(TransientError):
 
 class Throttled(TransientError):
     """No throttle token within the short wait; ``retry_after`` says when to try again.
+
+    Also a vendor's 429 when its client declares the vendor's rate window
+    (``actionkit.http.VendorClient.rate_window``): the same wait, on the vendor's side.
 
     ``reserved_at`` (epoch seconds) is set when a later slot is held for this
     step: it runs then and uses that slot instead of asking again.

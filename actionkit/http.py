@@ -22,7 +22,7 @@ import email.utils
 import json
 import math
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from types import TracebackType
 from typing import Any, ClassVar, Self
 
@@ -36,6 +36,7 @@ from actionkit.errors import (
     NotFound,
     PermissionDenied,
     RateLimited,
+    Throttled,
     TransientFailure,
     VendorDetail,
     VendorError,
@@ -141,15 +142,21 @@ def error_for_response(
     *,
     mutating: bool = False,
     not_processed: frozenset[int] = NOT_PROCESSED_STATUSES,
+    now: float | None = None,
+    rate_window: float | None = None,
 ) -> ActionFailure:
     """Map a vendor error response onto the error tree (status + vendor message).
 
     ``mutating``: the request may have changed something at the vendor. Then
     an answer that does not prove "not processed" (``not_processed``, 429 by
     default) and is not a definite 4xx refusal becomes a ``TransientFailure``
-    with ``outcome_known=False``.
+    with ``outcome_known=False``. ``now`` (epoch seconds; default the system
+    clock) is what a ``Retry-After`` HTTP date is measured from. ``rate_window``
+    (``VendorClient.rate_window``): a 429 is ``Throttled`` for the header's
+    delay, or this many seconds when it names none.
     """
     status = response.status_code
+    retry_after = retry_after_seconds(response, now=now)
     message = vendor_message(response)
     detail = VendorDetail(status=status, message=message)
     text = f"{vendor} returned {status}: {message}"
@@ -157,7 +164,7 @@ def error_for_response(
         return TransientFailure(
             f"{text} (the request may have been carried out)",
             vendor=detail,
-            retry_after=retry_after_seconds(response),
+            retry_after=retry_after,
             outcome_known=False,
         )
     if status == 401:
@@ -172,11 +179,14 @@ def error_for_response(
         return NotFound(text, vendor=detail)
     if status == 409:
         return Conflict(text, vendor=detail)
+    if status == 429 and rate_window is not None:
+        wait = rate_window if retry_after is None else retry_after
+        return Throttled(text, vendor=detail, retry_after=wait)
     if status == 429:
-        return RateLimited(text, vendor=detail, retry_after=retry_after_seconds(response))
+        return RateLimited(text, vendor=detail, retry_after=retry_after)
     declared_busy = status >= 500 and status in not_processed  # a documented "try later"
     if status in _AMBIGUOUS_4XX or status in _RETRYABLE_5XX or declared_busy:
-        return TransientFailure(text, vendor=detail, retry_after=retry_after_seconds(response))
+        return TransientFailure(text, vendor=detail, retry_after=retry_after)
     return VendorError(text, vendor=detail)
 
 
@@ -239,6 +249,8 @@ class VendorClient:
     ``auth_headers`` (and may refresh credentials in ``on_unauthorized``).
     A vendor that documents other answers as "the request was not processed"
     (safe to send again) extends ``not_processed_statuses``, citing its docs.
+    ``clock=`` (epoch seconds, e.g. from ``ctx.now()``) is what a ``Retry-After``
+    HTTP date is measured from; without it, the system clock.
     """
 
     vendor: ClassVar[str] = "vendor"
@@ -246,6 +258,12 @@ class VendorClient:
     # for every Microsoft API); None: the provider of the calling action's module.
     throttle_key: ClassVar[str | None] = None
     not_processed_statuses: ClassVar[frozenset[int]] = NOT_PROCESSED_STATUSES
+    # A vendor that documents a fixed rate window and sends 429 without
+    # Retry-After (Huntress: 60 a minute, sliding) sets the seconds that window
+    # takes to let a request in again. Its 429s are then ``Throttled`` for that
+    # long (or the header's delay): the step is re-scheduled like one our own
+    # throttle held back, not counted as a failed attempt, and no worker sleeps.
+    rate_window: ClassVar[float | None] = None
 
     def __init__(
         self,
@@ -256,6 +274,7 @@ class VendorClient:
         gate: RequestGate | None = None,
         timeout: float = 30.0,
         headers: Mapping[str, str] | None = None,
+        clock: Callable[[], float] | None = None,
     ) -> None:
         try:
             policy.check_url(base_url)
@@ -264,6 +283,8 @@ class VendorClient:
         self.base_url = base_url.rstrip("/")
         self._policy = policy
         self._gate = gate
+        # Epoch seconds a Retry-After HTTP date is measured from (the step's clock).
+        self._clock = clock
         self._http = httpx.Client(
             base_url=self.base_url,
             transport=transport if transport is not None else policy.guarded_transport(),
@@ -390,7 +411,12 @@ class VendorClient:
         the vendor (see ``error_for_response``).
         """
         return error_for_response(
-            response, self.vendor, mutating=mutating, not_processed=self.not_processed_statuses
+            response,
+            self.vendor,
+            mutating=mutating,
+            not_processed=self.not_processed_statuses,
+            now=None if self._clock is None else self._clock(),
+            rate_window=self.rate_window,
         )
 
     def request_json(self, method: str, path: str, **kwargs: Any) -> Any:

@@ -57,6 +57,12 @@ from store import Store
 
 logger = logging.getLogger("patchbay.executor")
 
+# httpx logs every request's full URL at INFO, and a vendor URL may carry a
+# capability (Level's webhook trigger token is a path segment): a worker logs
+# its steps through its own redacting lines instead.
+for _name in ("httpx", "httpcore"):
+    logging.getLogger(_name).setLevel(logging.WARNING)
+
 REFUSED = "refused task %s[%r]: %s; it is not run and gets no result"
 
 

@@ -95,6 +95,9 @@ class InvocationContext:
     def on_success(self, write: SuccessWrite) -> None:
         self.success_writes.append(write)
 
+    def redact(self, value: str) -> None:
+        self.redactor.add(value)
+
     def secret(self, name: str) -> SecretStr | None:
         value = self._secrets.get(self.tenant_id, name)
         if value is not None:

@@ -67,17 +67,24 @@ class Redactor:
         return text
 
     def data(self, obj: Any) -> Any:
-        """A copy of ``obj`` with secrets scrubbed by value and by key name."""
+        """A copy of ``obj`` with secrets scrubbed by value and by key name.
+
+        A credential-looking key hides whatever is under it except a flag or
+        a null, which cannot hold a credential (e.g. ``requires_authorization:
+        true``); a number can (a PIN) and is hidden.
+        """
         if isinstance(obj, str):
             return self.text(obj)
         if isinstance(obj, dict):
-            return {
-                str(k): REDACTED if SENSITIVE_KEY.search(str(k)) else self.data(v)
-                for k, v in obj.items()
-            }
+            return {str(k): REDACTED if _hides(k, v) else self.data(v) for k, v in obj.items()}
         if isinstance(obj, list | tuple):
             return [self.data(v) for v in obj]
         return obj
+
+
+def _hides(key: Any, value: Any) -> bool:
+    """Whether a value under ``key`` is hidden by its key name alone."""
+    return bool(SENSITIVE_KEY.search(str(key))) and not isinstance(value, bool | None)
 
 
 def _string_leaves(data: Any) -> list[str]:

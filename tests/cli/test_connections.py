@@ -22,8 +22,10 @@ import pytest
 from sqlalchemy import select
 from typer.testing import CliRunner
 
+from catalog.bootstrap import build_catalog
 from executor.settings import Settings
 from patchbay.cli import app
+from patchbay.cli.connections import ready_vendors
 from sandbox.ninjaone import FakeNinjaOne
 from sandbox.tacticalrmm import FakeTacticalRmm
 from store import Store
@@ -263,13 +265,21 @@ def test_connect_refuses_what_is_not_a_vendor_url(
     assert nothing_stored(store)
 
 
-@pytest.mark.parametrize("provider", ["huntress", "levelio", "teams"])
+def not_connectable() -> list[str]:
+    catalog = build_catalog()
+    ready = ready_vendors(catalog)
+    return [v.provider for v in catalog.vendors.list() if v.connection and v not in ready]
+
+
+@pytest.mark.parametrize("provider", not_connectable())
 def test_connect_refuses_a_vendor_without_actions(cli: CliRunner, provider: str) -> None:
     code, _, err = run(cli, "connect", provider, "--tenant", TENANT, "--secret", "some_key=x")
     assert code == 2
     line = one_error_line(err)
     assert "patchbay has no actions for" in line and f"({provider}) yet" in line
-    assert line.endswith("(connectable: ninjaone, tacticalrmm)")
+    connectable = ", ".join(v.provider for v in ready_vendors(build_catalog()))
+    assert line.endswith(f"(connectable: {connectable})")
+    assert "ninjaone, tacticalrmm" in connectable
 
 
 def test_connections_test_checks_again_and_fails_once_the_token_is_revoked(

@@ -150,9 +150,11 @@ class Deployment:
         stored = self.celery_results()
         assert stored  # the results Celery stored are really being searched
         for canary in canaries:
-            assert canary not in recorded
-            assert canary not in log
-            assert all(canary.encode() not in value for value in stored)
+            assert canary not in recorded, f"{canary[:12]}... in a recorded step"
+            assert canary not in log, f"{canary[:12]}... in the worker log"
+            assert all(canary.encode() not in value for value in stored), (
+                f"{canary[:12]}... in a Celery result"
+            )
 
 
 @contextlib.contextmanager

@@ -109,10 +109,13 @@ def test_the_redactor_does_not_show_its_values() -> None:
         "PRIVATE-KEY",
     ],
 )
-def test_values_under_credential_looking_keys_are_redacted_whatever_they_hold(key: str) -> None:
+def test_values_under_credential_looking_keys_are_redacted_unless_flags_or_nulls(key: str) -> None:
     redactor = Redactor()
-    for value in ("plain", 12345, None, ["a", "b"], {"inner": "x"}):
+    for value in ("plain", 12345, ["a", "b"], {"inner": "x"}):
         assert redactor.data({key: value}) == {key: REDACTED}
+    # Neither can hold a credential, and hiding them hides facts (requires_authorization: true).
+    for kept in (True, False, None):
+        assert redactor.data({key: kept}) == {key: kept}
 
 
 @pytest.mark.parametrize("key", ["name", "status", "message", "url", "keyboard", "pass"])
@@ -261,3 +264,22 @@ def test_the_stored_payload_is_at_most_32_kib() -> None:
     assert payload["details"]["truncated"] is True
     assert payload["code"] == "VENDOR_ERROR"
     assert payload["message"].endswith("...[truncated]")
+
+
+def test_a_credential_key_hides_any_value_but_a_flag_or_a_null() -> None:
+    data = {
+        "webhook_token": "abc123",
+        "credentials": {"value": "x"},
+        "tokens": ["a"],
+        "requires_authorization_header": True,
+        "pin_secret": 1234,
+        "api_key": None,
+    }
+    assert Redactor().data(data) == {
+        "webhook_token": REDACTED,
+        "credentials": REDACTED,
+        "tokens": REDACTED,
+        "requires_authorization_header": True,
+        "pin_secret": REDACTED,
+        "api_key": None,
+    }
