@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from sandbox.core import RunningServer
+from sandbox.huntress import FakeHuntress
+from sandbox.levelio import FakeLevel
 from sandbox.microsoft import FakeMicrosoft
 from sandbox.ninjaone import FakeNinjaOne
 from sandbox.tacticalrmm import FakeTacticalRmm
@@ -61,6 +63,14 @@ def _microsoft(options: SandboxOptions) -> FakeMicrosoft:
     return FakeMicrosoft()
 
 
+def _levelio(options: SandboxOptions) -> FakeLevel:
+    return FakeLevel()
+
+
+def _huntress(options: SandboxOptions) -> FakeHuntress:
+    return FakeHuntress()
+
+
 def _tacticalrmm(options: SandboxOptions) -> FakeTacticalRmm:
     return FakeTacticalRmm(script_result_delay=options.script_result_delay)
 
@@ -69,5 +79,7 @@ FAKES: tuple[RegisteredFake, ...] = (
     RegisteredFake("ninjaone", "NinjaOne", _ninjaone),
     RegisteredFake("microsoft", "Microsoft identity platform + Graph", _microsoft),
     RegisteredFake("tacticalrmm", "Tactical RMM", _tacticalrmm),
+    RegisteredFake("levelio", "Level", _levelio),
+    RegisteredFake("huntress", "Huntress", _huntress),
 )
 """Every fake the sandbox serves, in the order it serves them."""

@@ -24,7 +24,10 @@ if TYPE_CHECKING:  # the sandbox's modules load only when a sandbox command runs
     from patchbay.sandboxes import SandboxRun
 
 SANDBOX_PORT = 8790
-"""The sandbox's default first port (NinjaOne; Microsoft on 8791, Tactical RMM on 8792)."""
+"""The sandbox's default first port: NinjaOne; the next ones in ``sandbox.registry.FAKES`` order.
+
+Microsoft on 8791, Tactical RMM on 8792, Level on 8793, Huntress on 8794.
+"""
 SANDBOX_USER = "tech1"
 """The technician whose calendar ``sandbox connect`` connects unless told otherwise."""
 

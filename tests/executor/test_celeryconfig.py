@@ -13,7 +13,6 @@ from catalog.registration import Catalog
 from executor import celery_settings
 from executor.settings import Settings
 from integrations import huntress
-from tests.catalog.testmodules import register_test_integration
 from tests.executor.widgets_integration import widgets_catalog
 
 
@@ -38,8 +37,7 @@ def test_reliability_settings_and_routes() -> None:
 
 def test_huntress_gets_its_documented_limit_as_a_per_worker_ceiling() -> None:
     catalog = Catalog()
-    huntress.register(catalog)  # the vendor's facts: its documented 60/m
-    register_test_integration(catalog, "huntress")  # a tile, so the provider has a task
+    huntress.register(catalog)  # its facts (the documented 60/m) and its tile
     conf = celery_settings.config(Settings(), catalog)
     assert conf["task_annotations"] == {"patchbay.run.huntress": {"rate_limit": "1/s"}}
     assert celery_settings.rate_limits(Settings(), catalog) == {"huntress": "60/m"}

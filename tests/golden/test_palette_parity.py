@@ -55,6 +55,8 @@ VENDORS = {
     "tacticalrmm": RmmVendor(
         "tacticalrmm", "https://api.tactical.example.com", "tacticalrmm.agents.get"
     ),
+    "levelio": RmmVendor("levelio", "https://api.level.io", "levelio.automations.trigger"),
+    "huntress": RmmVendor("huntress", "https://api.huntress.io", "huntress.incidents.resolve"),
 }
 
 

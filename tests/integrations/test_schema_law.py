@@ -378,7 +378,8 @@ def mutated_inputs(draw: st.DrawFn, key: str) -> dict[str, Any]:
             places.append((node, name))
             if isinstance(value, dict | list):
                 stack.append(value)
-    node, name = draw(st.sampled_from(places))
+    # An action without inputs ({}): the one mutation there is is adding a field.
+    node, name = draw(st.sampled_from(places or [(instance, "extra")]))
     how = draw(st.sampled_from(["replace", "replace", "drop", "add"]))
     if how == "drop" and isinstance(node, dict):
         node.pop(name, None)

@@ -14,8 +14,6 @@ import pytest
 import sandbox
 from patchbay.sandboxes import SandboxRun, start_sandbox
 from sandbox.core import FakeVendor
-from sandbox.huntress import FakeHuntress
-from sandbox.levelio import FakeLevel
 from sandbox.microsoft import FakeMicrosoft
 from sandbox.ninjaone import FakeNinjaOne
 from sandbox.registry import FAKES, SandboxOptions
@@ -23,9 +21,8 @@ from sandbox.tacticalrmm import FakeTacticalRmm
 from sandbox.widgets import FakeWidgets
 
 # Not served by ``patchbay sandbox``: the executor's test vendor (no integration
-# talks to it, so nobody connects to it), and Level and Huntress until their
-# integrations exist.
-NOT_SERVED: set[type[FakeVendor]] = {FakeWidgets, FakeLevel, FakeHuntress}
+# talks to it, so nobody connects to it).
+NOT_SERVED: set[type[FakeVendor]] = {FakeWidgets}
 
 
 def fakes_in_the_sandbox_package() -> set[type[FakeVendor]]:
@@ -56,7 +53,13 @@ def run() -> Iterator[SandboxRun]:
 
 def test_the_registry_lists_every_vendor_fake_once_in_serving_order() -> None:
     # `patchbay sandbox --port P` documents NinjaOne on P, Microsoft on P+1, Tactical RMM on P+2.
-    assert [entry.name for entry in FAKES] == ["ninjaone", "microsoft", "tacticalrmm"]
+    assert [entry.name for entry in FAKES] == [
+        "ninjaone",
+        "microsoft",
+        "tacticalrmm",
+        "levelio",
+        "huntress",
+    ]
     assert len({entry.label for entry in FAKES}) == len(FAKES)
     made: set[type[object]] = {type(entry.make(SandboxOptions())) for entry in FAKES}
     assert made == fakes_in_the_sandbox_package() - NOT_SERVED
@@ -135,7 +138,9 @@ def test_a_first_port_puts_the_ith_fake_on_port_plus_i() -> None:
 
 def test_connect_lines_connect_a_tenant_to_every_fake(run: SandboxRun) -> None:
     ninjaone, microsoft = run.url("ninjaone"), run.url("microsoft")
-    tactical = run.url("tacticalrmm")
+    tactical, level = run.url("tacticalrmm"), run.url("levelio")
+    level_key = run.seeds["levelio"]["api_key"]
+    huntress, hunt = run.url("huntress"), run.seeds["huntress"]
     refresh_token = run.seeds["ninjaone"]["refresh_token"]
     assert run.connect_lines("acme") == [
         "export PATCHBAY_SANDBOX=1  # for every patchbay command and worker: "
@@ -153,4 +158,9 @@ def test_connect_lines_connect_a_tenant_to_every_fake(run: SandboxRun) -> None:
         "--secret microsoft_client_secret=patchbay-demo-secret",
         f"patchbay connect tacticalrmm --tenant acme --url {tactical} "
         "--secret tacticalrmm_api_key=PATCHBAYDEMOAPIKEY0000000000000001",
+        f"patchbay connect levelio --tenant acme --url {level} "
+        f"--secret levelio_api_key={level_key}",
+        f"patchbay connect huntress --tenant acme --url {huntress} "
+        f"--secret huntress_api_key={hunt['api_key']} "
+        f"--secret huntress_api_secret={hunt['api_secret']}",
     ]

@@ -88,6 +88,10 @@ def test_sandbox_connect_twice_connects_with_fresh_credentials_each_time(
     assert lines[2] == "checked: token accepted, organizations readable (first: Contoso Dental)"
     assert lines[3] == "connected tacticalrmm for tenant acme (secrets stored: tacticalrmm_api_key)"
     assert lines[4] == "checked: API key accepted, 2 clients visible"
+    assert lines[5] == "connected levelio for tenant acme (secrets stored: levelio_api_key)"
+    assert lines[6].startswith("checked: ")
+    assert lines[7].startswith("connected huntress for tenant acme (secrets stored: ")
+    assert lines[8].startswith("checked: ")
 
     code, out, err = run(cli, "sandbox", "connect", "--tenant", "acme", "--port", str(port))
     assert code == 0, err
