@@ -150,7 +150,10 @@ def test_one_action_shows_every_field_whole_with_its_description(
         for part, schema in spec.json_schemas().items():
             assert f"{spec.key} {part}" in out
             fields = schema_fields(schema)
-            assert fields, (spec.key, part)
+            if not fields:  # e.g. huntress.account.get takes nothing: said so
+                assert part == "input", (spec.key, part)
+                assert "no fields" in out
+                continue
             assert_whole(out, *(f.path for f in fields))
             described = flat_text(out)
             for f in fields:
