@@ -26,7 +26,7 @@ from actionkit.checks import CheckContext, CheckFailed, check_failure
 from actionkit.context import ActionContext, RequestGate, TenantContext
 from actionkit.errors import ActionFailure, IntegrationMisconfigured
 from actionkit.outbound import ANY_PUBLIC_HOST, redact_url
-from catalog.rmm import rmm_connection
+from catalog.rmm import required_secret, rmm_connection
 from catalog.vendors import VendorSetting
 from integrations.tacticalrmm.client import TacticalRmmClient
 from integrations.tacticalrmm.knox import (
@@ -79,14 +79,7 @@ def auth_mode(tenant: str, settings: Mapping[str, object]) -> str:
 
 def api_key(ctx: TenantContext) -> SecretStr:
     """The tenant's API key; INTEGRATION_MISCONFIGURED naming the secret when it is not set."""
-    key = ctx.secret(API_KEY_NAME)
-    if key is None or not key.get_secret_value().strip():
-        raise IntegrationMisconfigured(
-            f"Tactical RMM API key is not configured for this tenant; store it with "
-            f"patchbay connect {PROVIDER} --tenant {ctx.tenant_id} --secret {API_KEY_NAME}=@file",
-            details={"missing": API_KEY_NAME},
-        )
-    return SecretStr(key.get_secret_value().strip())
+    return required_secret(ctx, API_KEY_NAME, provider=PROVIDER, what="Tactical RMM API key")
 
 
 def _client(
