@@ -137,6 +137,39 @@ class VendorHarness:
         return error_of(self.run(action, input, key))
 
 
+@dataclass(kw_only=True)
+class LoopbackHarness(VendorHarness):
+    """The harness for a fake served on loopback: requests go over real HTTP.
+
+    The pipeline has no in-process transport and the settings are in sandbox
+    mode, so the client's own network transport, headers and URL handling are
+    what the fake sees. ``url`` is the served fake's base URL.
+    """
+
+    url: str
+
+    def pipeline(self, transport: httpx.BaseTransport | None = None) -> Pipeline:
+        """A pipeline with no in-process transport: requests go over loopback HTTP."""
+        if transport is not None:
+            return super().pipeline(transport)
+        if self._pipeline is None:
+            self._pipeline = Pipeline(
+                catalog=self.catalog,
+                store=self.store,
+                settings=self.settings,
+                throttle=Throttle(MemoryThrottle(clock=self.fake_clock), {}, max_wait=0.0),
+                transports={},
+                clock=self.clock,
+                rng=lambda: 0.5,
+            )
+        return self._pipeline
+
+    def vendor_requests(self) -> list[Any]:
+        """The fake's request log, as its ``/__sandbox/requests`` export shows it."""
+        data: list[Any] = httpx.get(f"{self.url}/__sandbox/requests").json()["requests"]
+        return data
+
+
 def output_of(outcome: Outcome) -> dict[str, Any]:
     assert isinstance(outcome, Finished), outcome
     assert outcome.row.status == "SUCCEEDED", outcome.row.error

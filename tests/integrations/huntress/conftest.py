@@ -21,15 +21,14 @@ import httpx
 import pytest
 
 from catalog.registration import Catalog
-from executor.pipeline import Outcome, Pipeline, Reschedule
+from executor.pipeline import Outcome, Reschedule
 from executor.settings import Settings
-from executor.throttle import MemoryThrottle, Throttle
 from integrations import huntress
 from sandbox.core import ManualClock
 from sandbox.huntress import FakeHuntress
 from store import Store
 from tests.executor.conftest import DateClock
-from tests.integrations.harness import VendorHarness
+from tests.integrations.harness import LoopbackHarness
 from tests.integrations.harness import error_of as error_of
 from tests.integrations.harness import output_of as output_of
 
@@ -65,28 +64,11 @@ def huntress_catalog() -> Catalog:
 
 
 @dataclass(kw_only=True)
-class HuntressHarness(VendorHarness):
+class HuntressHarness(LoopbackHarness):
     """The shared harness plus the running fake, its seed and its loopback URL."""
 
     fake: FakeHuntress
     seed: dict[str, Any]
-    url: str
-
-    def pipeline(self, transport: httpx.BaseTransport | None = None) -> Pipeline:
-        """A pipeline with no in-process transport: requests go over loopback HTTP."""
-        if transport is not None:
-            return super().pipeline(transport)
-        if self._pipeline is None:
-            self._pipeline = Pipeline(
-                catalog=self.catalog,
-                store=self.store,
-                settings=self.settings,
-                throttle=Throttle(MemoryThrottle(clock=self.fake_clock), {}, max_wait=0.0),
-                transports={},
-                clock=self.clock,
-                rng=lambda: 0.5,
-            )
-        return self._pipeline
 
     @property
     def account_id(self) -> int:
@@ -105,11 +87,6 @@ class HuntressHarness(VendorHarness):
     def acted(self, method: str, path: str) -> int:
         """How many ``method path`` requests reached the route (not answered by a fault)."""
         return sum(1 for r in self.fake.calls(method, path) if not r.fault)
-
-    def vendor_requests(self) -> list[Any]:
-        """The fake's request log, as its ``/__sandbox/requests`` export shows it."""
-        data: list[Any] = httpx.get(f"{self.url}/__sandbox/requests").json()["requests"]
-        return data
 
     def row(self, key: str) -> Any:
         found = self.pipeline().ledger.get(self.tenant, key)

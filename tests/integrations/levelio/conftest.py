@@ -22,15 +22,14 @@ from catalog.registration import Catalog
 from executor.context import InvocationContext
 from executor.gate import InvocationGate
 from executor.payload import Redactor
-from executor.pipeline import Outcome, Pipeline, Reschedule
+from executor.pipeline import Outcome, Reschedule
 from executor.settings import Settings
-from executor.throttle import MemoryThrottle, Throttle
 from integrations import levelio
 from sandbox.core import ManualClock
 from sandbox.levelio import FakeLevel
 from store import Store
 from tests.executor.conftest import DateClock
-from tests.integrations.harness import VendorHarness
+from tests.integrations.harness import LoopbackHarness
 from tests.integrations.harness import error_of as error_of
 from tests.integrations.harness import output_of as output_of
 
@@ -57,28 +56,11 @@ class _OpenGate:
 
 
 @dataclass(kw_only=True)
-class LevelHarness(VendorHarness):
+class LevelHarness(LoopbackHarness):
     """The shared harness plus the running fake, its seed and its loopback URL."""
 
     fake: FakeLevel
     seed: dict[str, Any]
-    url: str
-
-    def pipeline(self, transport: httpx.BaseTransport | None = None) -> Pipeline:
-        """A pipeline with no in-process transport: requests go over loopback HTTP."""
-        if transport is not None:
-            return super().pipeline(transport)
-        if self._pipeline is None:
-            self._pipeline = Pipeline(
-                catalog=self.catalog,
-                store=self.store,
-                settings=self.settings,
-                throttle=Throttle(MemoryThrottle(clock=self.fake_clock), {}, max_wait=0.0),
-                transports={},
-                clock=self.clock,
-                rng=lambda: 0.5,
-            )
-        return self._pipeline
 
     def device_id(self, index: int = 0) -> str:
         device_id: str = self.seed["device_ids"][index]
@@ -95,11 +77,6 @@ class LevelHarness(VendorHarness):
         )
         resolved: bool = answer.json()["is_resolved"]
         return resolved
-
-    def vendor_requests(self) -> list[Any]:
-        """The fake's request log, as its ``/__sandbox/requests`` export shows it."""
-        data: list[Any] = httpx.get(f"{self.url}/__sandbox/requests").json()["requests"]
-        return data
 
     def direct(self, action: str, input: dict[str, Any]) -> Any:
         """What the handler of ``levelio.<action>`` returns, before the executor stores it.

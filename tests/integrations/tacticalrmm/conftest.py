@@ -17,15 +17,13 @@ import httpx
 import pytest
 
 from catalog.registration import Catalog
-from executor.pipeline import Pipeline
 from executor.settings import Settings
-from executor.throttle import MemoryThrottle, Throttle
 from integrations import tacticalrmm
 from sandbox.core import ManualClock
 from sandbox.tacticalrmm import FakeTacticalRmm
 from store import Store
 from tests.executor.conftest import DateClock
-from tests.integrations.harness import VendorHarness
+from tests.integrations.harness import LoopbackHarness
 from tests.integrations.harness import error_of as error_of
 from tests.integrations.harness import output_of as output_of
 
@@ -42,37 +40,15 @@ def tactical_catalog() -> Catalog:
 
 
 @dataclass(kw_only=True)
-class TacticalHarness(VendorHarness):
+class TacticalHarness(LoopbackHarness):
     """The shared harness plus the running fake, its seed and its loopback URL."""
 
     fake: FakeTacticalRmm
     seed: dict[str, Any]
-    url: str
-
-    def pipeline(self, transport: httpx.BaseTransport | None = None) -> Pipeline:
-        """A pipeline with no in-process transport: requests go over loopback HTTP."""
-        if transport is not None:
-            return super().pipeline(transport)
-        if self._pipeline is None:
-            self._pipeline = Pipeline(
-                catalog=self.catalog,
-                store=self.store,
-                settings=self.settings,
-                throttle=Throttle(MemoryThrottle(clock=self.fake_clock), {}, max_wait=0.0),
-                transports={},
-                clock=self.clock,
-                rng=lambda: 0.5,
-            )
-        return self._pipeline
 
     def agent_id(self, index: int = 0) -> str:
         agent_id: str = self.seed["agent_ids"][index]
         return agent_id
-
-    def vendor_requests(self) -> list[Any]:
-        """The fake's request log, as its ``/__sandbox/requests`` export shows it."""
-        data: list[Any] = httpx.get(f"{self.url}/__sandbox/requests").json()["requests"]
-        return data
 
 
 @pytest.fixture
