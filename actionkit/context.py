@@ -63,12 +63,16 @@ class RequestGate(Protocol):
 
     def before_request(
         self, method: str, url: str, *, mutating: bool, vendor: str | None = None
-    ) -> None:
+    ) -> Callable[[], None] | None:
         """Take a throttle token; mark the step dispatched before a mutating request.
 
         ``vendor``: whose rate limit the request counts against (the client's
         ``throttle_key``, e.g. ``microsoft`` for Graph), whichever action calls;
         None means the provider of the step's own module.
+
+        Returns what to call as the request leaves (the vendor throttle's
+        count of sends), or None: the client calls it right before the
+        request's first byte is written, after any connect or TLS handshake.
         """
         ...
 

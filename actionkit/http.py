@@ -41,7 +41,7 @@ from actionkit.errors import (
     VendorDetail,
     VendorError,
 )
-from actionkit.outbound import OutboundPolicy, OutboundURLRefused, redact_url
+from actionkit.outbound import GuardedTransport, OutboundPolicy, OutboundURLRefused, redact_url
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 MAX_VENDOR_MESSAGE = 500
@@ -285,9 +285,10 @@ class VendorClient:
         self._gate = gate
         # Epoch seconds a Retry-After HTTP date is measured from (the step's clock).
         self._clock = clock
+        self._transport = transport if transport is not None else policy.guarded_transport()
         self._http = httpx.Client(
             base_url=self.base_url,
-            transport=transport if transport is not None else policy.guarded_transport(),
+            transport=self._transport,
             timeout=timeout,
             headers={"Accept": "application/json", **(headers or {})},
             follow_redirects=False,
@@ -342,8 +343,17 @@ class VendorClient:
             self._policy.check_url(request.url)
         except OutboundURLRefused as exc:
             raise refused(exc, self.vendor) from None
+        leaving = None
         if self._gate is not None:
-            self._gate.before_request(method, shown, mutating=mutating, vendor=self.throttle_key)
+            leaving = self._gate.before_request(
+                method, shown, mutating=mutating, vendor=self.throttle_key
+            )
+        if leaving is not None:
+            if isinstance(self._transport, GuardedTransport):
+                # Counted when the bytes leave, not before a connect or handshake.
+                self._transport.before_write = leaving
+            else:
+                leaving()
         try:
             return self._http.send(request)
         except OutboundURLRefused as exc:
@@ -362,6 +372,10 @@ class VendorClient:
                 details={"url": shown},
                 outcome_known=not mutating,
             ) from None
+        finally:
+            if isinstance(self._transport, GuardedTransport):
+                # Not written (refused, or no connection): nothing left, nothing counted.
+                self._transport.before_write = None
 
     def request(
         self,

@@ -30,9 +30,11 @@ answer cannot move a request to another host either.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 import socket
+import ssl
 import typing
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -305,15 +307,47 @@ class OutboundPolicy:
                 )
         return addresses
 
-    def guarded_transport(self, **kwargs: typing.Any) -> httpx.HTTPTransport:
+    def guarded_transport(self, **kwargs: typing.Any) -> GuardedTransport:
         """A network transport that opens sockets only to addresses this policy allows."""
-        transport = httpx.HTTPTransport(**kwargs)
-        pool = transport._pool  # httpx keeps the httpcore pool here (no public hook)
+        return GuardedTransport(self, **kwargs)
+
+
+class GuardedTransport(httpx.HTTPTransport):
+    """httpx's transport whose sockets go only where the policy allows.
+
+    ``before_write``: called once, right before the next request's first
+    bytes are written to the socket (after any connect and TLS handshake), so
+    a rate limiter can count the request when it really leaves.
+    """
+
+    def __init__(self, policy: OutboundPolicy, **kwargs: typing.Any) -> None:
+        kwargs.setdefault("verify", tls_context())
+        super().__init__(**kwargs)
+        pool = self._pool  # httpx keeps the httpcore pool here (no public hook)
         backend = getattr(pool, "_network_backend", None)
         if backend is None:  # pragma: no cover - an httpx/httpcore layout change
             raise RuntimeError("cannot guard this httpx version's connection pool")
-        pool._network_backend = _GuardedBackend(backend, self)
-        return transport
+        self._backend = _GuardedBackend(backend, policy)
+        pool._network_backend = self._backend
+
+    @property
+    def before_write(self) -> Callable[[], None] | None:
+        return self._backend.before_write
+
+    @before_write.setter
+    def before_write(self, hook: Callable[[], None] | None) -> None:
+        self._backend.before_write = hook
+
+
+@functools.cache
+def tls_context() -> ssl.SSLContext:
+    """The process's one verifying TLS context (httpx's defaults: certifi, or SSL_CERT_FILE).
+
+    Building one loads the whole CA bundle, tens of milliseconds of CPU; every
+    step builds a client, so a context per client was most of a throttled
+    step's cost. An ``SSLContext`` is safe to share between threads.
+    """
+    return httpx.create_ssl_context()
 
 
 class _GuardedBackend(httpcore.NetworkBackend):
@@ -322,6 +356,12 @@ class _GuardedBackend(httpcore.NetworkBackend):
     def __init__(self, inner: httpcore.NetworkBackend, policy: OutboundPolicy) -> None:
         self._inner = inner
         self._policy = policy
+        self.before_write: Callable[[], None] | None = None
+
+    def take_before_write(self) -> None:
+        hook, self.before_write = self.before_write, None
+        if hook is not None:
+            hook()
 
     def connect_tcp(
         self,
@@ -348,7 +388,7 @@ class _GuardedBackend(httpcore.NetworkBackend):
         last: Exception | None = None
         for address in addresses:
             try:
-                return self._inner.connect_tcp(
+                stream = self._inner.connect_tcp(
                     address,
                     port,
                     timeout=timeout,
@@ -357,6 +397,8 @@ class _GuardedBackend(httpcore.NetworkBackend):
                 )
             except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
                 last = exc
+            else:
+                return _HookedStream(stream, self)
         assert last is not None
         raise last
 
@@ -370,3 +412,36 @@ class _GuardedBackend(httpcore.NetworkBackend):
 
     def sleep(self, seconds: float) -> None:
         self._inner.sleep(seconds)
+
+
+class _HookedStream(httpcore.NetworkStream):
+    """A connection that calls its backend's ``before_write`` hook before writing."""
+
+    def __init__(self, inner: httpcore.NetworkStream, backend: _GuardedBackend) -> None:
+        self._inner = inner
+        self._backend = backend
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return self._inner.read(max_bytes, timeout)
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self._backend.take_before_write()
+        self._inner.write(buffer, timeout)
+
+    def close(self) -> None:
+        self._inner.close()
+
+    def start_tls(
+        self,
+        ssl_context: ssl.SSLContext,
+        server_hostname: str | None = None,
+        timeout: float | None = None,
+    ) -> httpcore.NetworkStream:
+        # The handshake's own bytes do not go through write(): the hook waits
+        # for the request's.
+        return _HookedStream(
+            self._inner.start_tls(ssl_context, server_hostname, timeout), self._backend
+        )
+
+    def get_extra_info(self, info: str) -> typing.Any:
+        return self._inner.get_extra_info(info)

@@ -31,9 +31,10 @@ class RateLimit:
     requests: int
     per_seconds: float
     headroom: float = 0.98
+    margin_floor: float = MARGIN_FLOOR
 
     @classmethod
-    def parse(cls, text: str) -> RateLimit:
+    def parse(cls, text: str, *, margin_floor: float = MARGIN_FLOOR) -> RateLimit:
         """``"60/m"``, ``"10/s"``, ``"50/2s"``, ``"1000/h"``."""
         match = _LIMIT.match(text)
         if not match:
@@ -42,7 +43,7 @@ class RateLimit:
         per = float(amount or 1) * _UNITS[unit]
         if int(count) < 1 or per <= 0:
             raise ValueError(f"invalid rate limit {text!r}: must be positive")
-        return cls(int(count), per)
+        return cls(int(count), per, margin_floor=margin_floor)
 
     @property
     def capacity(self) -> float:
@@ -50,8 +51,8 @@ class RateLimit:
 
     @property
     def margin(self) -> float:
-        """Seconds added to the window for transit jitter: the larger of 0.2 s and 2%."""
-        return max(MARGIN_FLOOR, MARGIN_FRACTION * self.per_seconds)
+        """Seconds added to the window for transit jitter: the floor (0.2 s) or 2%, the larger."""
+        return max(self.margin_floor, MARGIN_FRACTION * self.per_seconds)
 
     @property
     def send_window(self) -> float:
@@ -60,14 +61,18 @@ class RateLimit:
 
     @property
     def window_allowance(self) -> int:
-        """Sends the send log allows in any ``send_window``: the vendor's N less one."""
-        return max(self.requests - 1, 1)
+        """Sends the send log allows in any ``send_window``: the vendor's N."""
+        return self.requests
 
     @property
     def refill_per_second(self) -> float:
-        """Tokens per second: ``headroom * (N - 1) / (W + margin)`` (N - 1 is 1 when N is 1)."""
-        steady = max(self.requests - 1, 1)
-        return steady * self.headroom / self.send_window
+        """Tokens per second: ``headroom * N / (W + margin)``.
+
+        A bucket of one token hands out slots at least ``1 / rate`` apart, so
+        any ``send_window`` holds at most ``floor(rate * send_window) + 1``
+        slots, which is N while ``headroom`` is below 1.
+        """
+        return self.headroom * self.requests / self.send_window
 
     def __str__(self) -> str:
         return f"{self.requests}/{self.per_seconds:g}s"

@@ -4,9 +4,13 @@ Four ``python -m patchbay worker`` processes (threads pool, concurrency 2)
 on one Redis, two tenants connected to two accounts of FakeHuntress, whose
 real sliding window refuses the 61st request of any window. Time-scaled
 twenty-fold, every duration alike: the fake's window is 3 s
-(``time_scale=0.05``) and the executor's limit ``60/3s``
-(``PATCHBAY_RATE_LIMITS``). The first tenant enqueues 300
-``huntress.incidents.get`` steps; two seconds in, the second enqueues 20.
+(``time_scale=0.05``), the executor's limit ``60/3s``
+(``PATCHBAY_RATE_LIMITS``), and the worker's lead before a reserved slot and
+the throttle's least transit margin a twentieth of their defaults
+(``PATCHBAY_THROTTLE_MAX_WAIT``, ``PATCHBAY_THROTTLE_MARGIN``). What is not
+scaled is the machine: a re-delivery's latency, a claim, a request. The first
+tenant enqueues 300 ``huntress.incidents.get`` steps; two seconds in, the
+second enqueues 20.
 
 Reported, all from one run (issue 14's targets in brackets):
 
@@ -16,7 +20,9 @@ Reported, all from one run (issue 14's targets in brackets):
 - the second tenant's p95 wait from enqueue to SUCCEEDED, and that wait over
   the time the first tenant's backlog takes to drain [<= 0.1].
 
-Run: ``./dev bench huntress`` (about a minute; ``--quick``: 100 + 10 steps).
+Run: ``./dev bench huntress`` (about a minute; ``--quick``: 100 + 10 steps;
+``--broker rabbitmq``: the workers on a throwaway vhost of the local RabbitMQ,
+whose delayed delivery re-delivers by whole seconds and a little late).
 Needs PostgreSQL and Redis as the tests do (``PATCHBAY_TEST_POSTGRES_URL``,
 ``PATCHBAY_BENCH_REDIS_URL``).
 """
@@ -26,6 +32,7 @@ from __future__ import annotations
 import argparse
 import base64
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -33,7 +40,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -43,6 +50,7 @@ from sqlalchemy import func, select
 from benchmarks.executor import ROOT, TENANT_A, TENANT_B, Bench
 from executor.api import Executor
 from executor.app import ExecutorRuntime
+from executor.settings import Settings
 from sandbox.huntress import FakeHuntress
 from store import connections as conn
 from store.models import WorkflowActionInvocation
@@ -51,13 +59,21 @@ from store.tenants import create_tenant
 SCALE = 0.05  # 60 s -> 3 s
 LIMIT = "60/3s"
 QUEUE = "patchbay.huntress"
+RABBITMQ_URL = os.environ.get("PATCHBAY_TEST_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672")
 
 
 @contextmanager
 def patchbay_workers(bench: Bench, count: int, concurrency: int) -> Iterator[None]:
     procs: list[subprocess.Popen[bytes]] = []
     logs = []
-    env = bench.env(PATCHBAY_RATE_LIMITS=json.dumps({"huntress": LIMIT}))
+    env = bench.env(
+        PATCHBAY_BROKER_URL=bench.settings.broker_url,
+        PATCHBAY_RATE_LIMITS=json.dumps({"huntress": LIMIT}),
+        # Every duration scaled alike: the worker's lead before a reserved
+        # slot and the throttle's least transit margin too.
+        PATCHBAY_THROTTLE_MAX_WAIT=repr(Settings().throttle_max_wait * SCALE),
+        PATCHBAY_THROTTLE_MARGIN=repr(Settings().throttle_margin * SCALE),
+    )
     for i in range(count):
         log = (bench.tmp / f"huntress-worker-{i}.log").open("wb")
         logs.append(log)
@@ -74,6 +90,8 @@ def patchbay_workers(bench: Bench, count: int, concurrency: int) -> Iterator[Non
                     str(concurrency),
                     "--queues",
                     QUEUE,
+                    "--hostname",
+                    f"bench{i}@%h",
                 ],
                 cwd=ROOT,
                 env=env,
@@ -144,9 +162,33 @@ def accepted_times(fake: FakeHuntress, key: str) -> list[float]:
     )
 
 
-def run(quick: bool) -> dict[str, Any]:
+@contextmanager
+def rabbitmq_vhost() -> Iterator[str]:
+    """A throwaway vhost of the local RabbitMQ (``rabbitmqctl``); yields its broker URL."""
+    name = f"pbbench_{uuid.uuid4().hex[:10]}"
+    subprocess.run(["rabbitmqctl", "-q", "add_vhost", name], check=True, timeout=120)
+    subprocess.run(
+        ["rabbitmqctl", "-q", "set_permissions", "-p", name, "guest", ".*", ".*", ".*"],
+        check=True,
+        timeout=120,
+    )
+    try:
+        yield f"{RABBITMQ_URL.rstrip('/')}/{name}"
+    finally:
+        subprocess.run(["rabbitmqctl", "-q", "delete_vhost", name], timeout=120)
+
+
+def run(quick: bool, broker: str) -> dict[str, Any]:
+    with ExitStack() as stack:
+        broker_url = stack.enter_context(rabbitmq_vhost()) if broker == "rabbitmq" else None
+        return {"broker": broker, **measure(quick, broker_url)}
+
+
+def measure(quick: bool, broker_url: str | None) -> dict[str, Any]:
     tmp = Path(tempfile.mkdtemp(prefix="pb-bench-huntress-"))
     bench = Bench(tmp)
+    if broker_url is not None:
+        bench.settings = bench.settings.model_copy(update={"broker_url": broker_url})
     fake = FakeHuntress(time_scale=SCALE)
     seed = fake.seed_demo()
     first = seed["account_id"]
@@ -225,8 +267,14 @@ def run(quick: bool) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="100 + 10 steps")
+    parser.add_argument(
+        "--broker",
+        choices=["redis", "rabbitmq"],
+        default="redis",
+        help="the workers' broker (rabbitmq: a throwaway vhost of the local one)",
+    )
     args = parser.parse_args()
-    print(json.dumps(run(args.quick), indent=2))
+    print(json.dumps(run(args.quick, args.broker), indent=2))
 
 
 if __name__ == "__main__":

@@ -30,6 +30,7 @@ from typing import Any
 import httpx
 from celery import Celery, Task
 from celery.exceptions import Ignore
+from celery.signals import celeryd_after_setup
 from celery.worker.request import Request
 from celery.worker.state import task_ready
 from sqlalchemy.exc import DBAPIError
@@ -145,7 +146,7 @@ class ExecutorRuntime:
             else:
                 backend = MemoryThrottle()
         limits = {
-            provider: RateLimit.parse(text)
+            provider: RateLimit.parse(text, margin_floor=self.settings.throttle_margin)
             for provider, text in celery_settings.rate_limits(self.settings, self.catalog).items()
         }
         return Throttle(
@@ -329,6 +330,7 @@ class ExecutorRuntime:
                 retry: Any = task.retry  # celery-types omits the publish options
                 raise retry(
                     countdown=celery_settings.broker_countdown(self.settings.broker_url, countdown),
+                    queue=wire.deferred_queue_name(provider),
                     max_retries=None,
                     argsrepr="()",
                     kwargsrepr=kwargs_repr(
@@ -367,3 +369,21 @@ class TenantScopedRequest(Request):
         self.send_event("task-refused", reason=reason)
         self.acknowledge()
         return True
+
+
+def consume_deferred_companions(sender: Any, instance: Any, **_: Any) -> None:
+    """A worker given ``-Q patchbay.<provider>`` also consumes ``patchbay.<provider>.deferred``.
+
+    Re-scheduled steps come back on the companion queue (``wire.deferred_queue_name``),
+    so a worker of a provider's queue must take them too, however it was started.
+    """
+    queues = instance.app.amqp.queues
+    selected = queues.consume_from
+    if not selected:  # no -Q: every declared queue, companions included
+        return
+    for name in wire.with_deferred(list(selected)):
+        if name not in selected and name in queues:
+            queues.select_add(queues[name])  # the declared queue, not one made from its name
+
+
+celeryd_after_setup.connect(consume_deferred_companions, weak=False)

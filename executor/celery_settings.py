@@ -10,7 +10,10 @@ point ``PATCHBAY_BROKER_URL`` at RabbitMQ (production) or Redis, and
 What the executor relies on, and why:
 
 - every provider queue declared in ``task_queues``, so a worker started
-  without ``-Q`` consumes all of them;
+  without ``-Q`` consumes all of them, each with its ``.deferred`` companion
+  where re-scheduled steps come back (not behind a backlog of first
+  deliveries: measured, it took the Huntress benchmark's re-deliveries from
+  up to 3.7 s late to 0.24 s);
 - late acks + reject on worker lost: a task whose worker dies is redelivered
   and meets the invocation ledger, which decides whether it may run again;
 - ``worker_deduplicate_successful_tasks``: a redelivered task whose result is
@@ -20,7 +23,13 @@ What the executor relies on, and why:
   is unreachable raises within seconds instead of hanging;
 - task events on, so Flower sees every task, state and custom event;
 - per-provider task names with ``rate_limit`` annotations as per-worker
-  ceilings (the shared per-account limit is the executor's throttle).
+  ceilings (the shared per-account limit is the executor's throttle). The
+  ceiling is the vendor's limit times ``PATCHBAY_WORKER_CEILING_FACTOR``
+  (10): it counts every delivery of every tenant's step (a throttled step
+  takes two), and a task held by it keeps its worker's prefetch slot, so
+  the worker stops fetching. At the vendor's own limit it starved the
+  workers: 0.40 to 0.90 of the limit in the Huntress benchmark, the second
+  tenant waiting up to 86% of the first one's drain.
 
 On RabbitMQ (``amqp://``, ``amqps://``, ``pyamqp://``):
 
@@ -49,7 +58,7 @@ from kombu import Exchange, Queue
 from actionkit.ratelimit import RateLimit
 from catalog.registration import Catalog
 from executor.settings import Settings
-from executor.wire import CORE_PROVIDER, queue_name, task_name
+from executor.wire import CORE_PROVIDER, deferred_queue_name, queue_name, task_name
 
 # Broker URL schemes served by RabbitMQ (py-amqp).
 AMQP_SCHEMES = frozenset({"amqp", "amqps", "pyamqp"})
@@ -93,7 +102,8 @@ def broker_countdown(broker_url: str, countdown: float) -> float:
 
 
 def task_queues(catalog: Catalog, *, amqp: bool) -> list[Queue]:
-    """One queue per provider, ``patchbay.<provider>``, with routing key = queue name.
+    """Two queues per provider, ``patchbay.<provider>`` and its ``.deferred``
+    companion (``executor.wire.deferred_queue_name``), routing key = queue name.
 
     On RabbitMQ a durable quorum queue bound to a durable *topic* exchange of
     the same name (native delayed delivery skips direct exchanges); this is
@@ -104,18 +114,18 @@ def task_queues(catalog: Catalog, *, amqp: bool) -> list[Queue]:
     """
     queues = []
     for provider in providers(catalog):
-        name = queue_name(provider)
-        if amqp:
-            queue = Queue(
-                name,
-                Exchange(name, type="topic", durable=True),
-                routing_key=name,
-                durable=True,
-                queue_arguments={"x-queue-type": "quorum"},
-            )
-        else:
-            queue = Queue(name, Exchange(name, type="direct"), routing_key=name)
-        queues.append(queue)
+        for name in (queue_name(provider), deferred_queue_name(provider)):
+            if amqp:
+                queue = Queue(
+                    name,
+                    Exchange(name, type="topic", durable=True),
+                    routing_key=name,
+                    durable=True,
+                    queue_arguments={"x-queue-type": "quorum"},
+                )
+            else:
+                queue = Queue(name, Exchange(name, type="direct"), routing_key=name)
+            queues.append(queue)
     return queues
 
 
@@ -127,10 +137,10 @@ def rate_limits(settings: Settings, catalog: Catalog) -> dict[str, str]:
     return limits
 
 
-def celery_rate(limit: str) -> str:
-    """A limit like ``50/2s`` in the N/s form Celery's ``rate_limit`` understands."""
+def celery_rate(limit: str, factor: float = 1.0) -> str:
+    """``factor`` times a limit like ``50/2s``, in the N/s form of Celery's ``rate_limit``."""
     parsed = RateLimit.parse(limit)
-    return f"{parsed.requests / parsed.per_seconds:.6g}/s"
+    return f"{factor * parsed.requests / parsed.per_seconds:.6g}/s"
 
 
 def config(settings: Settings | None = None, catalog: Catalog | None = None) -> dict[str, Any]:
@@ -197,9 +207,9 @@ def config(settings: Settings | None = None, catalog: Catalog | None = None) -> 
         "task_default_queue": queue_name(CORE_PROVIDER),
         "task_routes": {task_name(p): {"queue": queue_name(p)} for p in all_providers},
         "task_annotations": {
-            task_name(p): {"rate_limit": celery_rate(limit)}
+            task_name(p): {"rate_limit": celery_rate(limit, settings.worker_ceiling_factor)}
             for p, limit in limits.items()
-            if p in all_providers
+            if p in all_providers and settings.worker_ceiling_factor > 0
         },
         "worker_hijack_root_logger": False,
         "worker_redirect_stdouts": False,

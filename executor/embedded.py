@@ -60,6 +60,7 @@ class EmbeddedWorker:
         ]
         if providers is not None:
             self.queues = [wire.queue_name(p) for p in providers]
+        self.queues = wire.with_deferred(self.queues)
         self._controller: _ReadyWorkController | None = None
         self._thread: threading.Thread | None = None
 

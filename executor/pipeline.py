@@ -359,6 +359,11 @@ class Pipeline:
         error: ActionFailure | None = None
         result: Any = None
         settled: Any = None
+        if claim.phase == "start":
+            try:
+                gate.take_slot()
+            except Throttled as exc:
+                return self._failed(spec, row, owner, exc, gate, redactor, log)
         try:
             with self.renewer.hold(row, owner, time_limit=limit) as keeper:
                 if claim.phase == "reconcile":
@@ -606,8 +611,9 @@ class Pipeline:
         """The one place an error becomes a retry (with countdown) or a recorded failure."""
         if isinstance(error, Throttled) and not gate.dispatched:
             if error.reserved_at is not None:
-                # The slot is held for this step: come back just before it (a
-                # re-scheduled task starts a little late) and wait out the rest.
+                # The slot is held for this step: leave the worker, come back
+                # just before it (a re-scheduled task starts a little late) and
+                # wait out the rest, so no slot is held longer than max_wait.
                 lead = 0.8 * self.throttle.max_wait
                 countdown = self._cap(max(0.0, (error.retry_after or 0.0) - lead))
                 state = {"reserved_at": error.reserved_at}

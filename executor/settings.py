@@ -50,11 +50,28 @@ class Settings(StoreSettings):
         default=300.0, gt=0, description="Longest retry delay in seconds (before jitter)."
     )
     throttle_max_wait: float = Field(
-        default=1.0,
+        default=0.1,
         ge=0,
         description=(
-            "Longest a worker sleeps for a throttle slot; a later slot is reserved and the "
-            "task re-scheduled to just before it (not counted as an attempt)."
+            "Longest a worker holds a step for its throttle slot; a later slot is reserved and "
+            "the task re-scheduled to arrive this much before it (not counted as an attempt)."
+        ),
+    )
+    throttle_margin: float = Field(
+        default=0.2,
+        ge=0,
+        description=(
+            "Least transit margin in seconds added to a vendor's window (2% of the window when "
+            "that is longer): requests whose transit times differ by up to it cannot crowd "
+            "the vendor's window."
+        ),
+    )
+    worker_ceiling_factor: float = Field(
+        default=10.0,
+        ge=0,
+        description=(
+            "Celery's per-worker rate_limit on each provider's task is the vendor's limit times "
+            "this (0: none); an operator's brake on deliveries, not the vendor guarantee."
         ),
     )
     rate_limits: dict[str, str] = Field(

@@ -6,7 +6,10 @@ memory when patchbay runs embedded. Both backends implement ``reserve``: each
 caller is given the next free slot (the bucket goes negative: slots are
 *reserved* in first-come order, so callers never race for a token):
 
-- a slot within ``max_wait`` is waited for, holding the worker briefly;
+- a slot within ``max_wait`` (0.1 s) is waited for, holding the worker briefly
+  (a step's first slot is asked for before its handler runs,
+  ``InvocationGate.take_slot``, so a deferred delivery costs no connection
+  look-up, secret or client);
 - a later slot (up to ``max_reserve``) stays reserved for the caller, and the
   step is re-scheduled to run exactly then without holding a worker slot
   (``Throttled.reserved_at``); when it comes back it uses its slot instead of
@@ -15,28 +18,32 @@ caller is given the next free slot (the bucket goes negative: slots are
 - a slot beyond ``max_reserve`` is not taken: the step is re-scheduled and
   asks again.
 
-Why the bucket holds a single token: a vendor that counts N requests in any
-sliding window W would see ``capacity + rate * W`` requests from a full bucket;
-with capacity 1 and a refill of ``(N - 1) / W`` no window ever sees more than N.
+Why the bucket holds a single token: it then hands out slots at least
+``1 / rate`` apart, so any window of length T holds at most
+``floor(rate * T) + 1`` of them; with a refill a little below ``N / T`` no
+window of T ever holds more than N.
 
-The transit margin: we count a request when it is logged, just before it
-leaves; the vendor counts it when it *arrives*, and the time in between
-varies (scheduling on a loaded host, the network, the vendor's own queue).
+The transit margin: we count a request as its first byte is written (after
+any connect and TLS handshake: ``actionkit.outbound.GuardedTransport``); the
+vendor counts it when it *arrives*, and the time in between varies (the
+network, the vendor's own queue, scheduling on either side).
 Two requests logged W + d apart can arrive less than W apart when the first
 was delayed d more than the second. So both the bucket and the send log
 treat the window as ``W + margin`` (``RateLimit.send_window``), where
-``margin = max(MARGIN_FLOOR, MARGIN_FRACTION * W)``: 0.2 s, or 2% of longer
-windows. Up to that much difference in transit time, no window of W at the
-vendor's side sees more than N - 1 requests. The price is throughput: at
-most ``0.98 * (N - 1) / (W + margin)`` instead of ``N / W`` (0.94 of the
-limit at 60/min, 0.90 at 60/3s, 0.74 at 10/s).
+``margin = max(floor, MARGIN_FRACTION * W)``: 0.2 s (``PATCHBAY_THROTTLE_MARGIN``),
+or 2% of longer windows. Up to that much difference in transit time, no
+window of W at the vendor's side sees more than N requests. The price is
+throughput: at most ``0.98 * N / (W + margin)`` instead of ``N / W`` (0.96
+of the limit at 60/min, 0.92 at 60/3s, 0.82 at 10/s).
 
-The send log (``admit``) is the hard guarantee: it records every request
-just before it leaves and makes the caller wait while the last
-``send_window`` seconds already hold N - 1 (a slot used late, or a burst of
-re-scheduled steps, cannot crowd a window). The bucket paces callers a
-little below it (``headroom``) so that the send log rarely has to wait.
-Both backends implement the same rules.
+The send log (``admit``) is the hard guarantee: it records every request as
+it leaves and makes the caller wait while the last ``send_window`` seconds
+already hold N (a slot used late, or a burst of re-scheduled steps, cannot
+crowd a window). A step that has sent nothing mutating does not wait longer
+than ``max_wait`` for it either: it leaves the worker and comes back when the
+window has room. The bucket paces callers a little below it (``headroom``)
+so that the send log rarely has to wait. Both backends implement the same
+rules.
 """
 
 from __future__ import annotations
@@ -71,7 +78,7 @@ class ThrottleBackend(Protocol):
         ...
 
     def admit(self, key: str, limit: RateLimit) -> float:
-        """Record a send now if the last ``send_window`` holds fewer than N - 1; else the wait."""
+        """Record a send now if the last ``send_window`` holds fewer than N; else the wait."""
         ...
 
 
@@ -144,7 +151,7 @@ return {granted, tostring(wait)}
 # The send log: the timestamps of the last send window's requests (ARGV[1] is
 # ``RateLimit.send_window``: the vendor's window plus the transit margin), so
 # that a slot used late (a re-scheduled step that came back behind time) still
-# cannot put more than N - 1 requests into any window. Returns the wait, "0"
+# cannot put more than N requests into any window. Returns the wait, "0"
 # when admitted.
 _ADMIT_LUA = """
 local t = redis.call('TIME')
@@ -246,11 +253,14 @@ class Throttle:
             self._sleep(wait)
         return wait
 
-    def admit(self, provider: str, tenant_id: str) -> float:
+    def admit(self, provider: str, tenant_id: str, *, max_wait: float | None = None) -> float:
         """Record the send that follows at once; wait if the last window is full.
 
         Called as the very last thing before a request leaves (after the
         step's dispatched mark), so the send log sees real send times.
+        With ``max_wait``, a wait longer than that raises ``Throttled`` with
+        ``reserved_at`` (nothing recorded; the caller's bucket slot is spent,
+        so it comes back then and asks the send log only).
         """
         limit = self.limits.get(provider)
         if limit is None:
@@ -259,6 +269,15 @@ class Throttle:
         key = f"{provider}:{tenant_id}"
         while (wait := self.backend.admit(key, limit)) > 0:
             wait = min(wait + 0.001, limit.send_window)
+            if max_wait is not None and wait > max_wait:
+                error = Throttled(
+                    f"{provider} rate limit ({limit}) reached for tenant {tenant_id}; "
+                    f"the last window is full for {wait:.1f}s",
+                    retry_after=wait,
+                    details={"provider": provider, "limit": str(limit)},
+                )
+                error.reserved_at = self._clock() + wait
+                raise error
             self._sleep(wait)
             slept += wait
         return slept

@@ -46,6 +46,32 @@ def queue_name(provider: str) -> str:
     return f"patchbay.{provider}"
 
 
+DEFERRED_SUFFIX = ".deferred"
+
+
+def deferred_queue_name(provider: str) -> str:
+    """``patchbay.<provider>.deferred``: where a step coming back at a time is re-sent.
+
+    Internal (engines never publish to it). A re-scheduled step (a throttle
+    slot, a retry, a check of the vendor's job) must not come back behind a
+    backlog of first deliveries in its provider's queue: a worker consumes
+    both, alternately, so it is taken when due.
+    """
+    return queue_name(provider) + DEFERRED_SUFFIX
+
+
+def with_deferred(queues: list[str]) -> list[str]:
+    """``queues`` and, after each provider queue, its deferred companion."""
+    out: list[str] = []
+    for name in queues:
+        out.append(name)
+        if name.startswith("patchbay.") and not name.endswith(DEFERRED_SUFFIX):
+            companion = name + DEFERRED_SUFFIX
+            if companion not in queues:
+                out.append(companion)
+    return out
+
+
 def kwargs_repr(action_id: str, version: int, tenant_id: str, key: str) -> str:
     """What Flower shows for a task's kwargs: never the raw input."""
     return f"{{action: {action_id}@{version}, tenant: {tenant_id}, key: {key}}}"

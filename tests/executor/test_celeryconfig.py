@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -10,7 +11,8 @@ from celery.utils.quorum_queues import detect_quorum_queues
 from kombu import Queue
 
 from catalog.registration import Catalog
-from executor import celery_settings
+from executor import celery_settings, wire
+from executor.app import consume_deferred_companions
 from executor.settings import Settings
 from integrations import huntress
 from tests.executor.widgets_integration import widgets_catalog
@@ -35,11 +37,17 @@ def test_reliability_settings_and_routes() -> None:
     assert conf["task_serializer"] == "json"
 
 
-def test_huntress_gets_its_documented_limit_as_a_per_worker_ceiling() -> None:
+def test_huntress_documented_limit_sets_a_per_worker_ceiling_on_deliveries() -> None:
     catalog = Catalog()
     huntress.register(catalog)  # its facts (the documented 60/m) and its tile
     conf = celery_settings.config(Settings(), catalog)
-    assert conf["task_annotations"] == {"patchbay.run.huntress": {"rate_limit": "1/s"}}
+    # 60/m times the default factor of 10: deliveries of every tenant's steps.
+    assert conf["task_annotations"] == {"patchbay.run.huntress": {"rate_limit": "10/s"}}
+    at_the_limit = celery_settings.config(Settings(worker_ceiling_factor=1), catalog)
+    assert at_the_limit["task_annotations"] == {"patchbay.run.huntress": {"rate_limit": "1/s"}}
+    assert (
+        celery_settings.config(Settings(worker_ceiling_factor=0), catalog)["task_annotations"] == {}
+    )
     assert celery_settings.rate_limits(Settings(), catalog) == {"huntress": "60/m"}
     overridden = Settings(rate_limits={"huntress": "30/m"})
     assert celery_settings.rate_limits(overridden, catalog) == {"huntress": "30/m"}
@@ -52,7 +60,12 @@ def test_embedded_memory_broker_polls_fast() -> None:
 
 
 AMQP_URL = "amqp://guest:guest@127.0.0.1:5672//"
-EVERY_QUEUE = ["patchbay.widgets", "patchbay.core"]
+EVERY_QUEUE = [
+    "patchbay.widgets",
+    "patchbay.widgets.deferred",
+    "patchbay.core",
+    "patchbay.core.deferred",
+]
 
 
 def app_for(conf: dict[str, Any]) -> Celery:
@@ -66,13 +79,34 @@ def test_every_provider_queue_is_declared_so_a_worker_without_q_consumes_all() -
     queues: list[Queue] = conf["task_queues"]
     assert [q.name for q in queues] == EVERY_QUEUE
     assert [(q.exchange.name, q.exchange.type, q.routing_key) for q in queues] == [
-        ("patchbay.widgets", "direct", "patchbay.widgets"),
-        ("patchbay.core", "direct", "patchbay.core"),
+        (name, "direct", name) for name in EVERY_QUEUE
     ]
     app = app_for(conf)
     # What a worker started without -Q consumes.
     assert sorted(app.amqp.queues.consume_from) == sorted(EVERY_QUEUE)
     assert app.amqp.default_queue.name == "patchbay.core"
+
+
+@pytest.mark.parametrize("broker", ["redis://x", AMQP_URL])
+def test_a_worker_given_a_provider_queue_also_consumes_its_deferred_companion(
+    broker: str,
+) -> None:
+    """Re-scheduled steps come back on ``.deferred``: ``-Q patchbay.widgets`` must take them."""
+    assert wire.with_deferred(["patchbay.widgets", "bench"]) == [
+        "patchbay.widgets",
+        "patchbay.widgets.deferred",
+        "bench",
+    ]
+    app = app_for(celery_settings.config(Settings(broker_url=broker), widgets_catalog()))
+    declared = app.amqp.queues["patchbay.widgets.deferred"]
+    app.amqp.queues.select(["patchbay.widgets"])  # what -Q does
+    consume_deferred_companions(sender="w1@h", instance=SimpleNamespace(app=app))
+    consumed = app.amqp.queues.consume_from
+    assert sorted(consumed) == ["patchbay.widgets", "patchbay.widgets.deferred"]
+    # The declared queue itself (on RabbitMQ a quorum queue on a topic exchange),
+    # not one made up from the name.
+    assert consumed["patchbay.widgets.deferred"] is declared
+    assert declared.exchange.name == "patchbay.widgets.deferred"
 
 
 def test_redis_keeps_its_visibility_timeout_and_no_amqp_options() -> None:

@@ -12,6 +12,7 @@ from dataclasses import replace
 from datetime import timedelta
 
 import pytest
+from pydantic import SecretStr
 from sqlalchemy import select, update
 
 from executor.ledger import ClaimRequest, Ledger, Run, input_hash
@@ -20,6 +21,7 @@ from executor.wire import TaskRequest
 from sandbox.core import Fault
 from store.models import RmmIntegration, WorkflowActionInvocation
 from tests.executor.conftest import CANARY_KEY, TENANT, Harness, claim_request
+from tests.executor.widgets_integration import SECRET
 
 CREATE = "widgets.widgets.create"
 CREATE_SAFE = "widgets.widgets.create_idempotent"  # side-effectful, declared safe to repeat
@@ -377,6 +379,25 @@ def test_throttled_steps_are_deferred_without_counting_an_attempt(harness: Harne
     harness.clock.advance(deferred.countdown)
     done = finished(pipeline.execute(task(key="b")))
     assert (done.row.status, done.row.attempt) == ("SUCCEEDED", 1)
+
+
+def test_the_throttle_defers_a_step_before_its_handler_reads_a_credential(
+    harness: Harness,
+) -> None:
+    """A deferred delivery costs no connection look-up, secret or client: the slot comes first."""
+    pipeline = harness.pipeline(rate_limit="2/10s")
+    finished(pipeline.execute(task(key="a")))
+    assert harness.store.secrets.delete(TENANT, SECRET)
+    # Were the handler run, the missing key would fail the step; the throttle answers first.
+    deferred = pipeline.execute(task(key="b"))
+    assert isinstance(deferred, Reschedule)
+    assert deferred.reason == "throttled"
+    harness.store.secrets.set(TENANT, SECRET, SecretStr(CANARY_KEY))
+    harness.clock.advance(deferred.countdown)
+    done = finished(pipeline.execute(task(key="b")))
+    assert (done.row.status, done.row.attempt) == ("SUCCEEDED", 1)
+    # The slot taken before the handler ran was its one request's: no second token.
+    assert harness.fake.count("POST", "/v1/widgets") == 2
 
 
 def test_canary_secret_never_reaches_payloads_rows_or_logs(
