@@ -337,6 +337,10 @@ class Pipeline:
             marks_dispatch=spec.side_effectful,
             reserved_at=claim.reserved_at,
         )
+        if claim.phase == "reconcile":
+            # A worker died after dispatching: the read-back must finish, not be
+            # deferred by the throttle (a deferral here would end as "cannot tell").
+            gate.dispatched = True
         ctx = InvocationContext(
             tenant_id=row.tenant_id,
             action_id=spec.id,

@@ -18,6 +18,7 @@ from executor.pipeline import Finished, Reschedule
 from executor.wire import TaskRequest
 from sandbox.core import Fault
 from tests.executor.conftest import CANARY_KEY, TENANT, WIDGETS_URL, Harness
+from tests.executor.widgets_integration import PROVIDER
 
 CHECKED = "widgets.widgets.create_checked"  # side-effectful, with a read-back
 CREATE = "widgets.widgets.create"  # side-effectful, no read-back
@@ -169,6 +170,26 @@ def test_a_lost_worker_s_dispatched_step_is_settled_by_the_read_back(harness: Ha
     assert done.row.output is not None
     assert done.row.output["widget_id"] == sent.json()["id"]
     assert posts(harness) == 1  # only the dead worker's: never sent again
+
+
+def test_a_lost_worker_s_read_back_waits_for_the_throttle_instead_of_giving_up(
+    harness: Harness,
+) -> None:
+    """The tenant's budget is spent when the read-back runs: it waits, it is not deferred."""
+    _dead_worker_dispatched(harness, "lost-busy", "made-it")
+    with httpx.Client(transport=harness.fake.transport(), base_url=WIDGETS_URL) as vendor:
+        sent = vendor.post(
+            "/v1/widgets",
+            json={"name": "made-it"},
+            headers={"Authorization": f"Bearer {CANARY_KEY}"},
+        )
+    pipeline = harness.pipeline(rate_limit="1/10s")
+    pipeline.throttle.acquire(PROVIDER, TENANT)  # another step took the only token
+    done = finished(pipeline.execute(task("lost-busy", name="made-it")))
+    assert done.row.status == "SUCCEEDED"
+    assert done.row.output is not None
+    assert done.row.output["widget_id"] == sent.json()["id"]
+    assert posts(harness) == 1
 
 
 def test_a_lost_worker_s_step_that_did_not_happen_runs_a_new_attempt(harness: Harness) -> None:
