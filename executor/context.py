@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import sys
+import traceback
 from collections.abc import Callable, Iterator, Mapping, MutableMapping
 from contextlib import contextmanager
 from datetime import datetime
@@ -26,8 +28,44 @@ class StepLogger(logging.LoggerAdapter[logging.Logger]):
     """Log lines that carry tenant, action, key and attempt, as fields and in the text.
 
     The fields (``record.tenant`` ...) serve structured handlers; the suffix
-    keeps them visible under Celery's plain worker log format.
+    keeps them visible under Celery's plain worker log format. With a
+    ``redactor``, each line is formatted here and every secret value the step
+    has loaded is scrubbed from it, its traceback included, before any
+    handler sees it.
     """
+
+    def __init__(
+        self,
+        logger: logging.Logger,
+        extra: Mapping[str, object] | None = None,
+        redactor: Redactor | None = None,
+    ) -> None:
+        super().__init__(logger, extra)
+        self._redactor = redactor
+
+    def log(self, level: int, msg: object, *args: object, **kwargs: Any) -> None:
+        if self._redactor is None:
+            super().log(level, msg, *args, **kwargs)
+            return
+        if not self.isEnabledFor(level):
+            return
+        values: Any = args
+        if len(args) == 1 and isinstance(args[0], Mapping) and args[0]:
+            values = args[0]  # "%(name)s" with one mapping, as logging does
+        try:
+            text = str(msg) % values if args else str(msg)
+        except (TypeError, ValueError):
+            text = f"{msg} {args!r}"
+        exc_info = kwargs.pop("exc_info", None)
+        if exc_info:
+            if isinstance(exc_info, BaseException):
+                exc_info = (type(exc_info), exc_info, exc_info.__traceback__)
+            elif not isinstance(exc_info, tuple):
+                exc_info = sys.exc_info()
+            if exc_info[0] is not None:
+                text += "\n" + "".join(traceback.format_exception(*exc_info)).rstrip()
+        line, options = self.process(self._redactor.text(text), kwargs)
+        self.logger.log(level, line, **options)
 
     def process(
         self, msg: Any, kwargs: MutableMapping[str, Any]
@@ -82,6 +120,7 @@ class InvocationContext:
                 "key": idempotency_key,
                 "attempt": attempt,
             },
+            redactor,
         )
 
     def __repr__(self) -> str:

@@ -8,12 +8,14 @@ left alone. The stored payload is capped at 32 KiB.
 from __future__ import annotations
 
 import json
+import logging
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
 from actionkit.errors import TransientFailure, VendorDetail, VendorError
+from executor.context import StepLogger
 from executor.payload import (
     MAX_PAYLOAD_BYTES,
     MIN_REDACT_LENGTH,
@@ -283,3 +285,32 @@ def test_a_credential_key_hides_any_value_but_a_flag_or_a_null() -> None:
         "pin_secret": REDACTED,
         "api_key": None,
     }
+
+
+# -- the step's log -------------------------------------------------------------------
+
+
+def test_a_step_s_log_lines_and_tracebacks_never_carry_a_secret_it_loaded(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Handlers log through ``ctx.logger``: a secret in a message, an argument or an
+    exception's text is scrubbed before any handler sees the record."""
+    canary = "canary-" + "s3cr3t-value-0042"
+    redactor = Redactor([canary])
+    log = StepLogger(logging.getLogger("patchbay.test.steplog"), {"tenant": "acme"}, redactor)
+    with caplog.at_level(logging.DEBUG, logger="patchbay.test.steplog"):
+        log.info("token %s accepted", canary)
+        log.warning(f"inline {canary}")
+        log.debug("%(x)s", {"x": canary})
+        try:
+            raise ValueError(f"vendor said: bad key {canary}")
+        except ValueError:
+            log.exception("request failed")
+        log.info("bad format %d", "not-a-number " + canary)
+    text = "\n".join(r.getMessage() + (r.exc_text or "") for r in caplog.records)
+    assert len(caplog.records) == 5
+    assert canary not in text
+    assert text.count(REDACTED) == 5
+    assert "ValueError: vendor said: bad key" in text  # the traceback is kept, scrubbed
+    assert caplog.records[2].getMessage().startswith(REDACTED)  # "%(x)s" formatted as logging does
+    assert all(r.__dict__["tenant"] == "acme" for r in caplog.records)
