@@ -8,8 +8,9 @@ workflows offline. Shares no code with the clients in ``integrations/``.
 - :mod:`sandbox.widgets`: ``FakeWidgets``, a small generic SaaS API;
 - :mod:`sandbox.ninjaone`: ``FakeNinjaOne``, OAuth + public API v2 (a package:
   one module per part of the API);
-- :mod:`sandbox.microsoft`: ``FakeMicrosoft``, identity platform tokens + Graph
-  calendars (a package: the identity platform and Graph in modules of their own);
+- :mod:`sandbox.microsoft`: ``FakeMicrosoft``, identity platform tokens, Graph
+  calendars and Teams activity notifications, and the Bot Connector (a package:
+  each part in a module of its own);
 - :mod:`sandbox.tacticalrmm`: ``FakeTacticalRmm``, API-key and Knox auth, agents,
   scripts and runs (a package);
 - :mod:`sandbox.levelio`: ``FakeLevel``, raw-key auth, cursor paging, devices,

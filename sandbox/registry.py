@@ -77,7 +77,7 @@ def _tacticalrmm(options: SandboxOptions) -> FakeTacticalRmm:
 
 FAKES: tuple[RegisteredFake, ...] = (
     RegisteredFake("ninjaone", "NinjaOne", _ninjaone),
-    RegisteredFake("microsoft", "Microsoft identity platform + Graph", _microsoft),
+    RegisteredFake("microsoft", "Microsoft identity platform, Graph, Bot Connector", _microsoft),
     RegisteredFake("tacticalrmm", "Tactical RMM", _tacticalrmm),
     RegisteredFake("levelio", "Level", _levelio),
     RegisteredFake("huntress", "Huntress", _huntress),
