@@ -17,15 +17,17 @@ from sandbox.microsoft import (
     FakeMicrosoft,
     graph_fault,
 )
+from tests.sandbox.microsoft_support import (
+    BOT_SCOPE,
+    CLIENT_ID,
+    DOMAIN,
+    EPOCH,
+    GRAPH_SCOPE,
+    LIFETIME,
+    SECRET,
+    TENANT,
+)
 
-EPOCH = 1_800_000_000.0  # 2027-01-15T08:00:00Z
-LIFETIME = 300.0
-TENANT = "0b4f6a1c-2d3e-4f50-8a9b-1c2d3e4f5a6b"
-DOMAIN = "contoso.onmicrosoft.com"
-CLIENT_ID = "9a8b7c6d-5e4f-4a3b-9c2d-1e0f9a8b7c6d"
-SECRET = "sb~Q7w.secret-VALUE-4242"
-GRAPH_SCOPE = "https://graph.microsoft.com/.default"
-BOT_SCOPE = "https://api.botframework.com/.default"
 USER_ID = "2b7c9d1e-4f5a-4b6c-8d7e-9f0a1b2c3d4e"
 UPN = "adele.vance@contoso.onmicrosoft.com"
 OTHER_ID = "8e9f0a1b-2c3d-4e5f-a6b7-c8d9e0f1a2b3"

@@ -28,13 +28,17 @@ from sandbox.microsoft import (
     connector_fault,
     graph_fault,
 )
+from tests.sandbox.microsoft_support import (
+    BOT_SCOPE,
+    CLIENT_ID,
+    DOMAIN,
+    EPOCH,
+    GRAPH_SCOPE,
+    LIFETIME,
+    SECRET,
+    TENANT,
+)
 
-EPOCH = 1_800_000_000.0  # 2027-01-15T08:00:00Z
-LIFETIME = 300.0
-TENANT = "0b4f6a1c-2d3e-4f50-8a9b-1c2d3e4f5a6b"
-DOMAIN = "contoso.onmicrosoft.com"
-CLIENT_ID = "9a8b7c6d-5e4f-4a3b-9c2d-1e0f9a8b7c6d"
-SECRET = "sb~Q7w.secret-VALUE-4242"
 TEAMS_APP = "e1f2a3b4-c5d6-4e7f-8a9b-0c1d2e3f4a5b"
 ADELE = "2b7c9d1e-4f5a-4b6c-8d7e-9f0a1b2c3d4e"
 ADELE_UPN = "adele.vance@contoso.onmicrosoft.com"
@@ -45,8 +49,6 @@ OTHER_BOT = "11112222-3333-4444-5555-666677778888"
 TEAM = "19:teamGeneralAAAA1111@thread.tacv2"
 CHANNEL = "19:serviceDeskBBBB2222@thread.tacv2"
 NO_BOT_TEAM = "19:salesGeneralCCCC3333@thread.tacv2"
-GRAPH_SCOPE = "https://graph.microsoft.com/.default"
-BOT_SCOPE = "https://api.botframework.com/.default"
 NOTIFY = f"/v1.0/users/{ADELE}/teamwork/sendActivityNotification"
 NOTIFY_QUALIFIED = f"/v1.0/users/{ADELE}/teamwork/microsoft.graph.sendActivityNotification"
 SERVICE_BASE = "https://smba.test"

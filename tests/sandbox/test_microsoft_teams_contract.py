@@ -40,20 +40,18 @@ from sandbox.core import ManualClock
 from sandbox.microsoft import FakeMicrosoft
 from sandbox.microsoft.botconnector import ACTIVITY_TYPES
 from sandbox.microsoft.teams import NOTIFICATION_PARAMETERS
+from tests.sandbox.microsoft_support import BOT_SCOPE, CLIENT_ID, TENANT
 from tests.sandbox.test_microsoft_teams import (
     ADELE,
     ALEX,
     BOT_ID,
-    BOT_SCOPE,
     BOT_SECRET,
     CARD,
     CHANNEL,
-    CLIENT_ID,
     DEEP_LINK,
     NO_BOT_TEAM,
     SERVICE_BASE,
     TEAM,
-    TENANT,
     activities,
     bearer,
     channel_post,
