@@ -12,15 +12,13 @@ from typing import Any
 
 from actionkit.outbound import HostRules
 from actionkit.spec import ActionSpec, ActionUI
+from catalog.microsoft import GRAPH_HOSTS, LOGIN_HOSTS, MICROSOFT
 from catalog.registration import Catalog, Subscription, register_vendor, subscribe
 from catalog.vendors import Vendor
 from integrations.scheduling.actions import ENTRY_CREATED, create_entry, sync_calendar
 from integrations.scheduling.graph import (
     CLIENT_ID_SECRET_NAME,
     CLIENT_SECRET_SECRET_NAME,
-    GRAPH_HOSTS,
-    LOGIN_HOSTS,
-    MICROSOFT,
     TOKEN_SECRET_NAME,
 )
 from integrations.scheduling.models import (

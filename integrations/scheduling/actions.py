@@ -17,14 +17,8 @@ from sqlalchemy.orm import Session
 
 from actionkit.context import ActionContext
 from actionkit.errors import Conflict, NotFound, PermissionDenied
-from integrations.scheduling.graph import (
-    DEFAULT_GRAPH_URL,
-    DEFAULT_LOGIN_URL,
-    GRAPH_HOSTS,
-    GraphApp,
-    GraphCalendar,
-    graph_token,
-)
+from catalog.microsoft import DEFAULT_GRAPH_URL, DEFAULT_LOGIN_URL, GRAPH_HOSTS
+from integrations.scheduling.graph import GraphApp, GraphCalendar, graph_token
 from integrations.scheduling.models import (
     NON_BLOCKING_STATUSES,
     CreateEntryInput,

@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from catalog.microsoft import GRAPH_HOSTS, LOGIN_HOSTS
 from executor.settings import Settings
-from integrations.scheduling.graph import GRAPH_HOSTS, LOGIN_HOSTS
 from patchbay.cli.common import (
     JsonFlag,
     SecretsOption,
