@@ -142,7 +142,12 @@ def decide(row: RowSnapshot, req: Request, now: datetime) -> Transition:
         wait_state = row.wait_state or {}
         kind = wait_state.get("kind")
         if kind == "check":
-            return Take(attempt=row.attempt, phase="check")
+            held = wait_state.get("reserved_at")
+            return Take(
+                attempt=row.attempt,
+                phase="check",
+                reserved_at=None if held is None else float(held),
+            )
         if kind == "throttled":
             reserved = (wait_state.get("state") or {}).get("reserved_at")
             return Take(

@@ -670,17 +670,22 @@ class Ledger:
         error: dict[str, Any] | None = None,
         deadline_at: datetime | None = None,
         note: str | None = None,
+        reserved_at: float | None = None,
     ) -> RowSnapshot | None:
         """Release the lease; the step is due again in ``due_in`` seconds.
 
         ``error``: the (redacted) payload of the failure a retry follows;
-        ``note``: what the step waits for, in the history.
+        ``note``: what the step waits for, in the history; ``reserved_at``: a
+        throttle slot held for a check step's next look (see ``decision``).
         """
         now = self._clock()
         due_at = now + timedelta(seconds=due_in)
+        wait_state: dict[str, Any] = {"kind": kind, "state": state or {}}
+        if reserved_at is not None:
+            wait_state["reserved_at"] = reserved_at
         values: dict[str, Any] = {
             "status": "WAITING",
-            "wait_state": {"kind": kind, "state": state or {}},
+            "wait_state": wait_state,
             "next_check_at": due_at,
             "lease_owner": None,
             "lease_expires_at": None,

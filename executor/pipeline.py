@@ -614,16 +614,8 @@ class Pipeline:
     ) -> Outcome:
         """The one place an error becomes a retry (with countdown) or a recorded failure."""
         if isinstance(error, Throttled) and not gate.dispatched:
-            if error.reserved_at is not None:
-                # The slot is held for this step: leave the worker, come back
-                # just before it (a re-scheduled task starts a little late) and
-                # wait out the rest, so no slot is held longer than max_wait.
-                lead = 0.8 * self.throttle.max_wait
-                countdown = self._cap(max(0.0, (error.retry_after or 0.0) - lead))
-                state = {"reserved_at": error.reserved_at}
-            else:
-                countdown = self._cap((error.retry_after or 1.0) * (1 + 0.2 * self._rng()))
-                state = {}
+            countdown = self._throttled_countdown(error)
+            state = {} if error.reserved_at is None else {"reserved_at": error.reserved_at}
             if not self.ledger.wait(row, owner, kind="throttled", due_in=countdown, state=state):
                 return Dropped("lease lost", row)
             log.info("throttled; re-scheduled in %.2fs (not an attempt)", countdown)
@@ -665,8 +657,11 @@ class Pipeline:
         row = claim.row
         if not error.retryable:
             return self._record_failure(spec, row, owner, error, redactor, log)
+        reserved_at = None
         if isinstance(error, Throttled):
-            countdown = self._cap(error.retry_after or 1.0)
+            # A slot held for this check is used when it comes back, not asked for again.
+            countdown = self._throttled_countdown(error)
+            reserved_at = error.reserved_at
         else:
             countdown = self.retry_delay(error, 1)
         if row.deadline_at is not None:
@@ -675,7 +670,13 @@ class Pipeline:
         state = dict((row.wait_state or {}).get("state") or {})
         payload = self._payload(spec, row, error, redactor)
         if not self.ledger.wait(
-            row, owner, kind="check", due_in=countdown, state=state, error=payload
+            row,
+            owner,
+            kind="check",
+            due_in=countdown,
+            state=state,
+            error=payload,
+            reserved_at=reserved_at,
         ):
             return Dropped("lease lost", row)
         log.info("check failed (%s); checking again in %.2fs", error.code, countdown)
@@ -744,6 +745,19 @@ class Pipeline:
         )
 
     # -- timing ---------------------------------------------------------------------
+
+    def _throttled_countdown(self, error: Throttled) -> float:
+        """When a throttled step comes back.
+
+        With a slot held for it (``reserved_at``): just before the slot (a
+        re-scheduled task starts a little late), to wait out the rest, so no
+        worker is held longer than ``max_wait``. Without: when a slot may be
+        free, with jitter so that deferred steps do not return together.
+        """
+        if error.reserved_at is not None:
+            lead = 0.8 * self.throttle.max_wait
+            return self._cap(max(0.0, (error.retry_after or 0.0) - lead))
+        return self._cap((error.retry_after or 1.0) * (1 + 0.2 * self._rng()))
 
     def _cap(self, seconds: float) -> float:
         """Keep countdowns well under the broker's visibility timeout."""

@@ -81,6 +81,10 @@ class ThrottleBackend(Protocol):
         """Record a send now if the last ``send_window`` holds fewer than N; else the wait."""
         ...
 
+    def sends(self, key: str) -> list[float]:
+        """The send log's entries still within their window, oldest first (backend's clock)."""
+        ...
+
 
 class MemoryThrottle:
     """Buckets in this process (the embedded mode's single worker)."""
@@ -102,6 +106,10 @@ class MemoryThrottle:
                 sent.append(now)
                 return 0.0
             return max(0.0, sent[0] + window - now)
+
+    def sends(self, key: str) -> list[float]:
+        with self._lock:
+            return list(self._sent.get(key, ()))
 
     def reserve(self, key: str, limit: RateLimit, max_reserve: float) -> Reservation:
         with self._lock:
@@ -185,6 +193,10 @@ class RedisThrottle:
             args=[repr(limit.send_window), str(limit.window_allowance), uuid.uuid4().hex],
         )
         return float(wait)
+
+    def sends(self, key: str) -> list[float]:
+        entries = self._client.zrange(f"{self._prefix}{key}:sent", 0, -1, withscores=True)
+        return [float(score) for _member, score in entries]
 
     def reserve(self, key: str, limit: RateLimit, max_reserve: float) -> Reservation:
         granted, wait = self._script(

@@ -346,6 +346,30 @@ def test_waiting_on_the_vendor_then_completing(harness: Harness) -> None:
     assert harness.fake.count("GET") == 2
 
 
+def test_a_throttled_check_keeps_its_slot_and_uses_it_when_it_comes_back(
+    harness: Harness,
+) -> None:
+    """A check the throttle defers holds the slot it was given, like a first delivery."""
+    pipeline = harness.pipeline(rate_limit="1/10s")
+    job = task(key="job-s", action_id="widgets.jobs.run", input={"duration": 1, "check_every": 2})
+    assert isinstance(pipeline.execute(job), Reschedule)  # started: the tenant's one token
+    harness.clock.advance(2)
+    deferred = pipeline.execute(job)
+    assert isinstance(deferred, Reschedule)
+    assert deferred.reason == "waiting"
+    row = pipeline.ledger.get(TENANT, "job-s")
+    assert row is not None and row.wait_state is not None
+    assert row.wait_state["kind"] == "check"
+    assert row.wait_state["reserved_at"] is not None
+    assert harness.fake.count("GET") == 0
+    # Back at its slot it checks at once: asking the bucket again would be 10 s later.
+    harness.clock.advance(deferred.countdown)
+    done = finished(pipeline.execute(job))
+    assert done.row.status == "SUCCEEDED"
+    assert harness.fake.count("GET") == 1
+    assert harness.fake.count("POST", "/v1/jobs") == 1
+
+
 def test_a_wait_past_its_deadline_ends_as_timeout(harness: Harness) -> None:
     pipeline = harness.pipeline()
     job = task(

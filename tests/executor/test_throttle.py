@@ -107,24 +107,32 @@ def test_bad_limits_are_refused(text: str) -> None:
 
 
 def test_concurrent_callers_never_exceed_the_limit_in_any_window(backend: ThrottleBackend) -> None:
-    throttle = Throttle(backend, {"huntress": RateLimit.parse("10/1s")}, max_wait=5.0)
-    stamps: list[float] = []
+    """Judged on the send log's own times, the times the guarantee is about.
+
+    A stamp a caller takes after ``admit`` returns can lag by however long a
+    loaded machine keeps the thread waiting (the transit margin's business,
+    tested end to end in tests/e2e/test_throttle_e2e.py).
+    """
+    limit = RateLimit.parse("10/1s")
+    throttle = Throttle(backend, {"huntress": limit}, max_wait=5.0)
+    recorded: set[float] = set()
     lock = threading.Lock()
 
     def caller() -> None:
         for _ in range(6):
             throttle.acquire("huntress", "acme")
             throttle.admit("huntress", "acme")
-            with lock:
-                stamps.append(time.monotonic())
+            with lock:  # every entry is seen before its window passes
+                recorded.update(backend.sends("huntress:acme"))
 
     threads = [threading.Thread(target=caller) for _ in range(4)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    assert len(stamps) == 24
-    assert max_in_window(stamps, 1.0) <= 10
+    assert len(recorded) == 24
+    assert max_in_window(sorted(recorded), limit.send_window) <= 10
+    assert max_in_window(sorted(recorded), 1.0) <= 10
 
 
 def test_a_far_slot_is_reserved_in_order_and_the_step_deferred_to_it(
