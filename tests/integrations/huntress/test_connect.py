@@ -19,12 +19,12 @@ from typer.testing import CliRunner
 
 from executor.settings import Settings
 from integrations.huntress import SANDBOX
-from patchbay.cli import app
 from sandbox.core import Fault, RunningServer
 from sandbox.huntress import FakeHuntress
 from store import Store
 from store.models import RmmIntegration
 from tests.cli.support import invoke
+from tests.integrations.connect_support import nothing_stored, sandbox_cli
 from tests.integrations.huntress.conftest import (
     CANARIES,
     CANARY_KEY,
@@ -60,15 +60,7 @@ def server(fake: FakeHuntress) -> Iterator[RunningServer]:
 
 @pytest.fixture
 def cli(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
-    monkeypatch.setenv("PATCHBAY_DATA_DIR", str(settings.data_dir))
-    monkeypatch.setenv("PATCHBAY_DATABASE_URL", str(settings.database_url))
-    assert settings.secret_key is not None
-    monkeypatch.setenv("PATCHBAY_SECRET_KEY", settings.secret_key.get_secret_value())
-    monkeypatch.delenv("PATCHBAY_BROKER_URL", raising=False)
-    monkeypatch.setenv("PATCHBAY_SANDBOX", "1")
-    runner = CliRunner()
-    assert runner.invoke(app, ["tenant", "create", TENANT]).exit_code == 0
-    return runner
+    return sandbox_cli(settings, monkeypatch, TENANT)
 
 
 def connect_args(url: str | None, tmp_path: Path, key: str, secret: str) -> list[str]:
@@ -78,12 +70,6 @@ def connect_args(url: str | None, tmp_path: Path, key: str, secret: str) -> list
     return ["connect", "huntress", "--tenant", TENANT, *where,
             "--secret", f"huntress_api_key={key}",
             "--secret", f"huntress_api_secret=@{path}"]  # fmt: skip
-
-
-def nothing_stored(store: Store) -> bool:
-    with store.sessions() as session:
-        rows = session.scalars(select(RmmIntegration)).all()
-    return rows == [] and store.secrets.names(TENANT) == []
 
 
 def test_connect_checks_the_pair_with_one_read_and_stores_the_connection(
@@ -145,7 +131,7 @@ def test_connect_with_a_refused_pair_is_one_line_exit_2_and_stores_nothing(
     assert "--secret huntress_api_key=... --secret huntress_api_secret=@file" in lines[0]
     assert out == ""
     assert WRONG_SECRET not in err and CANARY_KEY not in err
-    assert nothing_stored(store)
+    assert nothing_stored(store, TENANT)
     assert fake.count() == 1
 
 
@@ -156,7 +142,7 @@ def test_connect_needs_both_secrets(cli: CliRunner, store: Store, server: Runnin
     )  # fmt: skip
     assert code == 2
     assert "huntress_api_secret" in err
-    assert nothing_stored(store)
+    assert nothing_stored(store, TENANT)
 
 
 def test_a_rate_limited_check_says_so(
@@ -166,7 +152,7 @@ def test_a_rate_limited_check_says_so(
     code, _, err = invoke(cli, *connect_args(server.base_url, tmp_path, CANARY_KEY, CANARY_SECRET))
     assert code == 2
     assert "rate limiting this account (429: Too Many Requests" in err
-    assert nothing_stored(store)
+    assert nothing_stored(store, TENANT)
 
 
 def test_connections_test_fails_once_the_secret_is_deleted(

@@ -19,12 +19,12 @@ from sqlalchemy import select
 from typer.testing import CliRunner
 
 from executor.settings import Settings
-from patchbay.cli import app
 from sandbox.core import RunningServer
 from sandbox.levelio import FakeLevel
 from store import Store
 from store.models import RmmIntegration
 from tests.cli.support import invoke
+from tests.integrations.connect_support import nothing_stored, sandbox_cli
 from tests.integrations.levelio.conftest import CANARY_KEY, CANARY_READ_ONLY_KEY, TENANT
 
 WRONG_KEY = "WRONG-level-key-CANARY-7c2e"
@@ -48,15 +48,7 @@ def server(fake: FakeLevel) -> Iterator[RunningServer]:
 
 @pytest.fixture
 def cli(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
-    monkeypatch.setenv("PATCHBAY_DATA_DIR", str(settings.data_dir))
-    monkeypatch.setenv("PATCHBAY_DATABASE_URL", str(settings.database_url))
-    assert settings.secret_key is not None
-    monkeypatch.setenv("PATCHBAY_SECRET_KEY", settings.secret_key.get_secret_value())
-    monkeypatch.delenv("PATCHBAY_BROKER_URL", raising=False)
-    monkeypatch.setenv("PATCHBAY_SANDBOX", "1")
-    runner = CliRunner()
-    assert runner.invoke(app, ["tenant", "create", TENANT]).exit_code == 0
-    return runner
+    return sandbox_cli(settings, monkeypatch, TENANT)
 
 
 def connect_args(url: str | None, tmp_path: Path, key: str) -> list[str]:
@@ -65,12 +57,6 @@ def connect_args(url: str | None, tmp_path: Path, key: str) -> list[str]:
     where = [] if url is None else ["--url", url]
     return ["connect", "levelio", "--tenant", TENANT, *where, "--secret",
             f"levelio_api_key=@{path}"]  # fmt: skip
-
-
-def nothing_stored(store: Store) -> bool:
-    with store.sessions() as session:
-        rows = session.scalars(select(RmmIntegration)).all()
-    return rows == [] and store.secrets.names(TENANT) == []
 
 
 def active_alerts(server: RunningServer) -> list[str]:
@@ -147,7 +133,7 @@ def test_connect_with_a_refused_key_is_one_line_exit_2_and_stores_nothing(
     assert "--secret levelio_api_key=@file" in lines[0]
     assert out == ""
     assert WRONG_KEY not in err
-    assert nothing_stored(store)
+    assert nothing_stored(store, TENANT)
     assert fake.count() == 1  # the refused read; no probe
 
 
@@ -170,7 +156,7 @@ def test_a_host_other_than_levels_needs_allow_custom_host(
     code, _, err = invoke(cli, *connect_args("https://level.example.com", tmp_path, CANARY_KEY))
     assert code == 2
     assert "not one of this vendor's known hosts (api.level.io)" in err
-    assert nothing_stored(store)
+    assert nothing_stored(store, TENANT)
 
 
 def test_without_url_the_connection_uses_levels_own_api_root(

@@ -16,12 +16,12 @@ from sqlalchemy import select
 from typer.testing import CliRunner
 
 from executor.settings import Settings
-from patchbay.cli import app
 from sandbox.core import RunningServer
 from sandbox.tacticalrmm import FakeTacticalRmm
 from store import Store
 from store.models import RmmIntegration
 from tests.cli.support import invoke
+from tests.integrations.connect_support import nothing_stored, sandbox_cli
 from tests.integrations.tacticalrmm.conftest import CANARY_KEY, TENANT
 
 WRONG_KEY = "WRONG-tactical-key-CANARY-55e0"
@@ -43,15 +43,7 @@ def server(fake: FakeTacticalRmm) -> Iterator[RunningServer]:
 
 @pytest.fixture
 def cli(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
-    monkeypatch.setenv("PATCHBAY_DATA_DIR", str(settings.data_dir))
-    monkeypatch.setenv("PATCHBAY_DATABASE_URL", str(settings.database_url))
-    assert settings.secret_key is not None
-    monkeypatch.setenv("PATCHBAY_SECRET_KEY", settings.secret_key.get_secret_value())
-    monkeypatch.delenv("PATCHBAY_BROKER_URL", raising=False)
-    monkeypatch.setenv("PATCHBAY_SANDBOX", "1")
-    runner = CliRunner()
-    assert runner.invoke(app, ["tenant", "create", TENANT]).exit_code == 0
-    return runner
+    return sandbox_cli(settings, monkeypatch, TENANT)
 
 
 def connect_args(url: str, tmp_path: Path, key: str) -> list[str]:
@@ -59,12 +51,6 @@ def connect_args(url: str, tmp_path: Path, key: str) -> list[str]:
     path.write_text(key + "\n")
     return ["connect", "tacticalrmm", "--tenant", TENANT, "--url", url, "--secret",
             f"tacticalrmm_api_key=@{path}"]  # fmt: skip
-
-
-def nothing_stored(store: Store) -> bool:
-    with store.sessions() as session:
-        rows = session.scalars(select(RmmIntegration)).all()
-    return rows == [] and store.secrets.names(TENANT) == []
 
 
 def test_connect_checks_the_key_with_one_read_and_stores_the_connection(
@@ -116,7 +102,7 @@ def test_connect_with_a_refused_key_is_one_line_exit_2_and_stores_nothing(
     assert "--secret tacticalrmm_api_key=@file" in lines[0]
     assert out == ""
     assert WRONG_KEY not in err
-    assert nothing_stored(store)
+    assert nothing_stored(store, TENANT)
     assert fake.count() == 1
 
 
@@ -143,4 +129,4 @@ def test_the_dashboard_host_is_told_apart_from_the_api_host(
     code, _, err = invoke(cli, *connect_args(server.base_url, tmp_path, CANARY_KEY))
     assert code == 2
     assert "api. host" in err
-    assert nothing_stored(store)
+    assert nothing_stored(store, TENANT)
