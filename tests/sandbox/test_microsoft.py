@@ -24,14 +24,15 @@ from tests.sandbox.microsoft_support import (
     EPOCH,
     GRAPH_SCOPE,
     LIFETIME,
+    OTHER_ID,
+    OTHER_UPN,
     SECRET,
     TENANT,
+    UPN,
+    USER_ID,
+    fake_microsoft,
 )
 
-USER_ID = "2b7c9d1e-4f5a-4b6c-8d7e-9f0a1b2c3d4e"
-UPN = "adele.vance@contoso.onmicrosoft.com"
-OTHER_ID = "8e9f0a1b-2c3d-4e5f-a6b7-c8d9e0f1a2b3"
-OTHER_UPN = "alex.wilber@contoso.onmicrosoft.com"
 TOKEN_PATH = f"/{TENANT}/oauth2/v2.0/token"
 EVENTS = f"/v1.0/users/{USER_ID}/events"
 TOKEN_ERROR_KEYS = {
@@ -88,12 +89,7 @@ def clock() -> ManualClock:
 
 @pytest.fixture
 def ms(clock: ManualClock) -> FakeMicrosoft:
-    fake = FakeMicrosoft(clock=clock, epoch_origin=EPOCH, token_lifetime=LIFETIME)
-    fake.add_tenant(TENANT, domains=[DOMAIN])
-    fake.add_app(TENANT, CLIENT_ID, SECRET)
-    fake.add_user(USER_ID, UPN, display_name="Adele Vance", tenant_id=TENANT)
-    fake.add_user(OTHER_ID, OTHER_UPN, display_name="Alex Wilber", tenant_id=TENANT)
-    return fake
+    return fake_microsoft(clock)
 
 
 @pytest.fixture

@@ -31,18 +31,19 @@ from sandbox.microsoft import (
 from tests.sandbox.microsoft_support import (
     BOT_SCOPE,
     CLIENT_ID,
-    DOMAIN,
     EPOCH,
     GRAPH_SCOPE,
     LIFETIME,
+    OTHER_ID,
     SECRET,
     TENANT,
+    UPN,
+    USER_ID,
+    fake_microsoft,
 )
 
 TEAMS_APP = "e1f2a3b4-c5d6-4e7f-8a9b-0c1d2e3f4a5b"
-ADELE = "2b7c9d1e-4f5a-4b6c-8d7e-9f0a1b2c3d4e"
-ADELE_UPN = "adele.vance@contoso.onmicrosoft.com"
-ALEX = "8e9f0a1b-2c3d-4e5f-a6b7-c8d9e0f1a2b3"
+ADELE, ADELE_UPN, ALEX = USER_ID, UPN, OTHER_ID  # the shared mailboxes, by name
 BOT_ID = "f0e1d2c3-b4a5-4968-8776-a5b4c3d2e1f0"
 BOT_SECRET = "bot~secret-VALUE-7777"
 OTHER_BOT = "11112222-3333-4444-5555-666677778888"
@@ -125,11 +126,7 @@ def clock() -> ManualClock:
 
 @pytest.fixture
 def ms(clock: ManualClock) -> FakeMicrosoft:
-    fake = FakeMicrosoft(clock=clock, epoch_origin=EPOCH, token_lifetime=LIFETIME)
-    fake.add_tenant(TENANT, domains=[DOMAIN])
-    fake.add_app(TENANT, CLIENT_ID, SECRET)
-    fake.add_user(ADELE, ADELE_UPN, display_name="Adele Vance", tenant_id=TENANT)
-    fake.add_user(ALEX, "alex.wilber@contoso.onmicrosoft.com", tenant_id=TENANT)
+    fake = fake_microsoft(clock)
     fake.install_teams_app(ADELE, CLIENT_ID, teams_app_id=TEAMS_APP, activity_types=ACTIVITY_TYPES)
     fake.add_bot(BOT_ID, BOT_SECRET, tenant_id=TENANT)
     fake.add_team(
