@@ -248,15 +248,34 @@ class Throttle:
             if reservation.wait > 0:
                 self._sleep(reservation.wait)
             return reservation.wait
-        error = Throttled(
-            f"{provider} rate limit ({limit}) reached for tenant {tenant_id}; "
+        raise self._throttled(
+            provider,
+            tenant_id,
+            limit,
             f"next slot in {reservation.wait:.1f}s",
-            retry_after=reservation.wait,
+            reservation.wait,
+            reserved=reservation.granted,
+        )
+
+    def _throttled(
+        self,
+        provider: str,
+        tenant_id: str,
+        limit: RateLimit,
+        why: str,
+        wait: float,
+        *,
+        reserved: bool,
+    ) -> Throttled:
+        """The deferral: ``reserved_at`` when the slot ``wait`` seconds away is the caller's."""
+        error = Throttled(
+            f"{provider} rate limit ({limit}) reached for tenant {tenant_id}; {why}",
+            retry_after=wait,
             details={"provider": provider, "limit": str(limit)},
         )
-        if reservation.granted:
-            error.reserved_at = self._clock() + reservation.wait
-        raise error
+        if reserved:
+            error.reserved_at = self._clock() + wait
+        return error
 
     def wait_for(self, provider: str, tenant_id: str, reserved_at: float) -> float:
         """Sleep until a slot reserved earlier (``Throttled.reserved_at``) arrives."""
@@ -282,14 +301,14 @@ class Throttle:
         while (wait := self.backend.admit(key, limit)) > 0:
             wait = min(wait + 0.001, limit.send_window)
             if max_wait is not None and wait > max_wait:
-                error = Throttled(
-                    f"{provider} rate limit ({limit}) reached for tenant {tenant_id}; "
+                raise self._throttled(
+                    provider,
+                    tenant_id,
+                    limit,
                     f"the last window is full for {wait:.1f}s",
-                    retry_after=wait,
-                    details={"provider": provider, "limit": str(limit)},
+                    wait,
+                    reserved=True,
                 )
-                error.reserved_at = self._clock() + wait
-                raise error
             self._sleep(wait)
             slept += wait
         return slept
