@@ -92,24 +92,51 @@ def rmm_integration_availability(provider: str) -> AvailabilityResolver:
     return RmmIntegrationAvailability(provider)
 
 
-def teams_integration_availability(session: Session, tenant_id: str) -> bool:
-    """The ``teams`` add-on is active (not expired) and the Teams install is ``active``."""
-    now = utcnow()
-    status = session.scalar(
-        select(TeamsIntegration.install_status)
-        .join(
-            TenantAddon,
-            and_(
-                TenantAddon.tenant == TeamsIntegration.tenant,
-                TenantAddon.addon_key == TEAMS_ADDON_KEY,
-            ),
+TEAMS_ADDON_INACTIVE = "The Teams add-on is not active for this tenant."
+TEAMS_NOT_INSTALLED = (
+    "The Teams integration is not installed and active for this tenant. Configure it "
+    "under Settings > Integrations."
+)
+
+
+@dataclass(frozen=True)
+class TeamsIntegrationAvailability:
+    """The ``teams`` add-on is active (not expired) and the Teams install is ``active``.
+
+    :meth:`why_unavailable` says which of the two is missing, in the
+    reference's words (``AvailabilityRegistry.explain``).
+    """
+
+    def __call__(self, session: Session, tenant_id: str) -> bool:
+        now = utcnow()
+        status = session.scalar(
+            select(TeamsIntegration.install_status)
+            .join(
+                TenantAddon,
+                and_(
+                    TenantAddon.tenant == TeamsIntegration.tenant,
+                    TenantAddon.addon_key == TEAMS_ADDON_KEY,
+                ),
+            )
+            .where(
+                TeamsIntegration.tenant == tenant_id,
+                or_(TenantAddon.expires_at.is_(None), TenantAddon.expires_at > now),
+            )
         )
-        .where(
-            TeamsIntegration.tenant == tenant_id,
-            or_(TenantAddon.expires_at.is_(None), TenantAddon.expires_at > now),
-        )
-    )
-    return status is not None and status.strip() == "active"
+        return status is not None and status.strip() == "active"
+
+    def why_unavailable(self, session: Session, tenant_id: str) -> str | None:
+        """The add-on first, then the install; None when both are there."""
+        addon = session.get(TenantAddon, (tenant_id, TEAMS_ADDON_KEY))
+        if addon is None or (addon.expires_at is not None and addon.expires_at <= utcnow()):
+            return TEAMS_ADDON_INACTIVE
+        row = session.get(TeamsIntegration, tenant_id)
+        if row is None or row.install_status.strip() != "active":
+            return TEAMS_NOT_INSTALLED
+        return None
+
+
+teams_integration_availability = TeamsIntegrationAvailability()
 
 
 class AvailabilityRegistry:
@@ -137,6 +164,22 @@ class AvailabilityRegistry:
 
     def has(self, key: str) -> bool:
         return key in self._resolvers
+
+    def explain(self, session: Session, tenant_id: str, key: str) -> str | None:
+        """Why ``key`` is unavailable, if its resolver says (a ``why_unavailable`` method).
+
+        Fails closed like :meth:`evaluate`: None when the resolver gives no
+        reason or raises.
+        """
+        why = getattr(self._resolvers.get(key), "why_unavailable", None)
+        if not callable(why):
+            return None
+        try:
+            reason = why(session, tenant_id)
+        except Exception:
+            session.rollback()
+            return None
+        return reason if isinstance(reason, str) else None
 
     def evaluate(self, session: Session, tenant_id: str, keys: Iterable[str]) -> dict[str, bool]:
         """Availability of each key for ``tenant_id``; never raises, fails closed."""

@@ -21,7 +21,7 @@ from typing import Any
 
 from pydantic import SecretStr
 
-from actionkit.context import ActionContext
+from actionkit.context import TenantContext
 from actionkit.errors import IntegrationMisconfigured, VendorError
 from actionkit.http import VendorClient, error_for_response
 from actionkit.outbound import HostRules
@@ -102,18 +102,21 @@ class MicrosoftLogin(VendorClient):
 
 
 def cached_token(
-    ctx: ActionContext,
+    ctx: TenantContext,
     secret_name: str,
     fetch: Callable[[], Mapping[str, Any]],
     *,
     force: bool,
+    owner: str = "",
     clock: Callable[[], float] = time.time,
 ) -> str:
     """A valid access token kept in the tenant secret ``secret_name``, fetched at most once.
 
     ``fetch`` asks Microsoft (a token response: ``access_token``, ``expires_in``).
     ``force`` (after a 401): replace the stored token unless another worker
-    already has, while this one waited for the lock.
+    already has, while this one waited for the lock. ``owner``: whose token it
+    is (e.g. the authority and app id); a stored token of another owner (the
+    tenant changed its app since) is not used but replaced.
     """
     stale: str | None = None
     if force:
@@ -124,7 +127,7 @@ def cached_token(
     def refresh(current: SecretStr | None) -> str | None:
         cached = _load(current) if current is not None else {}
         refresh_at = cached.get("refresh_at", cached.get("expires_at", 0) - REFRESH_MARGIN)
-        still_good = float(refresh_at) > clock()
+        still_good = float(refresh_at) > clock() and cached.get("owner", "") == owner
         replaced = force and cached.get("access_token") != stale
         if still_good and (not force or replaced):
             return None
@@ -134,6 +137,7 @@ def cached_token(
         return json.dumps(
             {
                 "access_token": issued["access_token"],
+                "owner": owner,
                 "expires_at": now + lifetime,
                 "refresh_at": now + max(lifetime - REFRESH_MARGIN, lifetime / 2),
             }

@@ -13,7 +13,11 @@ A vendor's package registers one ``Vendor`` (``register_vendor``) with:
 - ``hosts``: where its API lives (``actionkit.outbound``);
 - ``settings``: the connection settings ``patchbay connect --setting
   NAME=VALUE`` takes (each a :class:`VendorSetting`: its allowed values and
-  default), stored in the connection row's ``settings``;
+  default, or the pattern a free value matches), stored with the connection;
+- ``url_role``: what ``patchbay connect --url`` names: ``"api"`` (where
+  requests and credentials go: checked against ``hosts``) or ``"link"``
+  (where people open the product, e.g. the PSA that Teams' deep links point
+  to: nothing is ever sent there, so any http(s) URL with a host will do);
 - ``required_secrets``: the secrets ``patchbay connect`` insists on (given
   now with ``--secret`` or already stored for the tenant); one may apply only
   under a setting's value (``RequiredSecret.when``);
@@ -57,14 +61,34 @@ SandboxSecrets = Callable[[Mapping[str, Any]], dict[str, str]]
 class VendorSetting:
     """A connection setting: ``patchbay connect <provider> --setting NAME=VALUE``.
 
-    ``choices``: the values it takes; ``default``: its value while unset (one
-    of the choices); ``help``: what it decides, in one line.
+    Either a choice (``choices``: the values it takes; ``default``: its value
+    while unset, one of the choices) or a free value (no ``choices``): then
+    ``pattern`` (a regular expression the whole value must match) says what
+    it takes, ``example`` shows one, ``default`` is ``""`` (unset) unless
+    given, and ``required`` says a connection needs one. ``help``: what it
+    decides, in one line.
     """
 
     name: str
-    choices: tuple[str, ...]
-    default: str
+    choices: tuple[str, ...] = ()
+    default: str = ""
     help: str = ""
+    pattern: str | None = None
+    example: str = ""
+    required: bool = False
+
+    def refusal(self, value: str) -> str | None:
+        """Why ``value`` is not one this setting takes (naming what it takes), or None."""
+        if self.choices:
+            if value in self.choices:
+                return None
+            return f"{value!r} is not allowed (allowed: {', '.join(self.choices)})"
+        if not value:
+            return "the value is empty"
+        if self.pattern is not None and re.fullmatch(self.pattern, value) is None:
+            like = f", e.g. {self.example}" if self.example else ""
+            return f"{value!r} is not {self.help or 'a valid value'}{like}"
+        return None
 
     def value_in(self, settings: Mapping[str, object]) -> str:
         """Its value in a connection's ``settings``: the stored one, else the default.
@@ -72,11 +96,20 @@ class VendorSetting:
         Raises ValueError naming the allowed values when the stored one is not one.
         """
         value = settings.get(self.name, self.default)
-        if value not in self.choices:
-            raise ValueError(
-                f"setting {self.name}={value!r} is not one of {', '.join(self.choices)}"
-            )
+        if value == self.default and not self.choices:
+            return self.default
+        why = self.refusal(str(value)) if isinstance(value, str) else "not text"
+        if why is not None:
+            if self.choices:
+                raise ValueError(
+                    f"setting {self.name}={value!r} is not one of {', '.join(self.choices)}"
+                )
+            raise ValueError(f"setting {self.name}: {why}")
         return str(value)
+
+    def shown(self) -> str:
+        """``name=a|b`` for a choice, ``name=<example>`` for a free value (usage messages)."""
+        return f"{self.name}={'|'.join(self.choices) if self.choices else self.example or '...'}"
 
 
 @dataclass(frozen=True)
@@ -137,6 +170,7 @@ class Vendor:
     hosts: HostRules = field(default_factory=HostRules)
     required_secrets: tuple[RequiredSecret, ...] = ()
     settings: tuple[VendorSetting, ...] = ()
+    url_role: Literal["api", "link"] = "api"
     check: ConnectionCheck | None = field(default=None, compare=False)
     connect_hints: ConnectHints | None = field(default=None, compare=False)
     sandbox_secrets: SandboxSecrets | None = field(default=None, compare=False)
@@ -157,6 +191,10 @@ class Vendor:
         that nothing that depends on a valid value applies.
         """
         return {s.name: str(stored.get(s.name, s.default)) for s in self.settings}
+
+    def missing_settings(self, settings: Mapping[str, object]) -> builtins.list[VendorSetting]:
+        """The required settings ``settings`` (given over stored) holds no value for."""
+        return [s for s in self.settings if s.required and not settings.get(s.name)]
 
     def required_under(self, settings: Mapping[str, str]) -> list[RequiredSecret]:
         """The required secrets that apply under ``settings`` (see :meth:`setting_values`)."""
@@ -202,8 +240,15 @@ def _validate_settings(vendor: Vendor, where: str) -> None:
                 f"{where}: setting name {setting.name!r} must be lowercase letters, digits, "
                 f"'_' and not {ALLOW_CUSTOM_HOST!r} (that is --allow-custom-host)"
             )
-        if not setting.choices or len(set(setting.choices)) != len(setting.choices):
+        if not setting.choices:
+            _validate_free_setting(setting, where)
+            continue
+        if len(set(setting.choices)) != len(setting.choices):
             raise RegistrationError(f"{where}: setting {setting.name!r} needs distinct choices")
+        if setting.pattern is not None or setting.required:
+            raise RegistrationError(
+                f"{where}: setting {setting.name!r} has choices, so no pattern and no required"
+            )
         if setting.default not in setting.choices:
             raise RegistrationError(
                 f"{where}: setting {setting.name!r} defaults to {setting.default!r}, "
@@ -218,6 +263,23 @@ def _validate_settings(vendor: Vendor, where: str) -> None:
             raise RegistrationError(
                 f"{where}: required secret {required.name!r} applies when {name}={value!r}, "
                 "which is not a declared setting and value"
+            )
+
+
+def _validate_free_setting(setting: VendorSetting, where: str) -> None:
+    """A free value: a pattern that compiles, and a default (if any) and example it accepts."""
+    if setting.pattern is not None:
+        try:
+            re.compile(setting.pattern)
+        except re.error as exc:
+            raise RegistrationError(
+                f"{where}: setting {setting.name!r} has a bad pattern ({exc})"
+            ) from None
+    for shown, value in (("default", setting.default), ("example", setting.example)):
+        if value and setting.refusal(value) is not None:
+            raise RegistrationError(
+                f"{where}: setting {setting.name!r}: its {shown} {value!r} does not match "
+                "its pattern"
             )
 
 

@@ -516,10 +516,20 @@ class Pipeline:
                 available = self.catalog.availability.evaluate(
                     session, ctx.tenant_id, [module.availability_key]
                 )[module.availability_key]
+                reason = (
+                    None
+                    if available
+                    else self.catalog.availability.explain(
+                        session, ctx.tenant_id, module.availability_key
+                    )
+                )
             if not available:
+                connect = f"patchbay connect {module.provider} --tenant {ctx.tenant_id}"
                 raise IntegrationInactive(
-                    f"{module.label} integration is not active for this tenant; connect it "
-                    f"with `patchbay connect {module.provider} --tenant {ctx.tenant_id}`",
+                    f"{reason} (`{connect}`)"
+                    if reason
+                    else f"{module.label} integration is not active for this tenant; connect "
+                    f"it with `{connect}`",
                     details={"provider": module.provider},
                 )
         if claim.phase == "check":

@@ -75,10 +75,12 @@ class SandboxRun:
         """
         vendors = (catalog or build_catalog()).vendors
         lines = [_SANDBOX_MODE_LINE]
+        served = {entry.name: entry.vendors for entry in FAKES}
         for name in self.fakes:
-            vendor = vendors.get(name)
-            if vendor is not None and vendor.connect_hints is not None:
-                lines += vendor.connect_hints(self.url(name), self.seeds[name], tenant)
+            for provider in served.get(name, (name,)):
+                vendor = vendors.get(provider)
+                if vendor is not None and vendor.connect_hints is not None:
+                    lines += vendor.connect_hints(self.url(name), self.seeds[name], tenant)
         return lines
 
     def stop(self) -> None:

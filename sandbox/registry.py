@@ -53,6 +53,14 @@ class RegisteredFake:
     """What people call the vendor it stands in for."""
     make: Callable[[SandboxOptions], ServableFake]
     """A new, empty fake (not yet seeded or served)."""
+    also_serves: tuple[str, ...] = ()
+    """Other vendors (providers) this fake stands in for besides ``name``: the
+    Microsoft fake serves Teams too."""
+
+    @property
+    def vendors(self) -> tuple[str, ...]:
+        """Every provider this fake stands in for, ``name`` first."""
+        return (self.name, *self.also_serves)
 
 
 def _ninjaone(options: SandboxOptions) -> FakeNinjaOne:
@@ -77,7 +85,12 @@ def _tacticalrmm(options: SandboxOptions) -> FakeTacticalRmm:
 
 FAKES: tuple[RegisteredFake, ...] = (
     RegisteredFake("ninjaone", "NinjaOne", _ninjaone),
-    RegisteredFake("microsoft", "Microsoft identity platform, Graph, Bot Connector", _microsoft),
+    RegisteredFake(
+        "microsoft",
+        "Microsoft identity platform, Graph, Bot Connector",
+        _microsoft,
+        also_serves=("teams",),
+    ),
     RegisteredFake("tacticalrmm", "Tactical RMM", _tacticalrmm),
     RegisteredFake("levelio", "Level", _levelio),
     RegisteredFake("huntress", "Huntress", _huntress),

@@ -13,7 +13,6 @@ by the vendor as ``catalog.vendors.VendorSetting``), e.g. Tactical RMM's
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -22,8 +21,9 @@ from urllib.parse import urlsplit
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from store import teams as teams_setup
 from store.models import RmmIntegration, TeamsIntegration, TenantAddon
-from store.types import utcnow
+from store.types import json_object, utcnow
 
 # Which rows mark a vendor connected: an ``rmm_integrations`` row (NinjaOne,
 # Tactical RMM, Level, Huntress: they share the table, as in the reference) or
@@ -46,7 +46,7 @@ class ConnectionState:
     instance_url: str | None
     allow_custom_host: bool = False
     settings: Mapping[str, Any] = field(default_factory=dict)
-    """The row's settings (RMM rows; empty for Teams)."""
+    """The row's settings (RMM rows) or the Teams set-up (``store.teams.SETTINGS``)."""
 
 
 # The key in ``rmm_integrations.settings`` under which a connection records that
@@ -61,16 +61,18 @@ def allows_custom_host(settings: Mapping[str, object] | None) -> bool:
 
 def settings_of(raw: object) -> dict[str, Any]:
     """A row's ``settings`` as a dict: the reference's rows may hold a JSON string."""
-    if isinstance(raw, str):
-        try:
-            raw = json.loads(raw)
-        except ValueError:
-            return {}
-    return dict(raw) if isinstance(raw, dict) else {}
+    return json_object(raw)
 
 
-def stored_settings(session: Session, tenant: str, provider: str) -> dict[str, Any]:
-    """The settings of ``tenant``'s ``provider`` RMM row (empty when there is none)."""
+def stored_settings(
+    session: Session, tenant: str, provider: str, *, kind: ConnectionKind = "rmm"
+) -> dict[str, Any]:
+    """The settings of ``tenant``'s ``provider`` connection (empty when there is none).
+
+    An RMM row's ``settings``; for Teams, its set-up read back (``store.teams``).
+    """
+    if kind == "teams":
+        return dict(teams_setup.stored_settings(session, tenant))
     raw = session.scalar(
         select(RmmIntegration.settings).where(
             RmmIntegration.tenant == tenant, RmmIntegration.provider == provider
@@ -112,25 +114,27 @@ def connect(
         )
     now = utcnow()
     if kind == "teams":
-        if given:
-            raise IntegrationConnectionError("a Teams connection takes no settings")
         addon = session.get(TenantAddon, (tenant, TEAMS_ADDON_KEY))
         if addon is None:
             session.add(TenantAddon(tenant=tenant, addon_key=TEAMS_ADDON_KEY, activated_at=now))
         else:
             addon.expires_at = None
         teams = session.get(TeamsIntegration, tenant)
+        created = teams is None
         if teams is None:
-            teams = TeamsIntegration(tenant=tenant)
+            teams = TeamsIntegration(tenant=tenant, enabled_capabilities=[], package_metadata={})
             session.add(teams)
+            session.flush()
+        try:
+            teams_setup.configure(session, teams, given, created=created)
+        except teams_setup.TeamsSetupError as exc:
+            raise IntegrationConnectionError(str(exc)) from None
         teams.install_status = "active"
         teams.last_error = None
+        metadata = json_object(teams.package_metadata)
         if instance_url:
-            teams.package_metadata = {**(teams.package_metadata or {}), "baseUrl": instance_url}
-        teams.package_metadata = {
-            **(teams.package_metadata or {}),
-            ALLOW_CUSTOM_HOST: allow_custom_host,
-        }
+            metadata["baseUrl"] = instance_url
+        teams.package_metadata = {**metadata, ALLOW_CUSTOM_HOST: allow_custom_host}
         session.flush()
         return
     row = session.scalar(
@@ -188,6 +192,7 @@ def connection_states(
         if kind == "teams":
             teams = session.get(TeamsIntegration, tenant)
             addon = session.get(TenantAddon, (tenant, TEAMS_ADDON_KEY))
+            metadata = json_object(teams.package_metadata if teams else None)
             addon_active = addon is not None and (
                 addon.expires_at is None or addon.expires_at > utcnow()
             )
@@ -198,8 +203,9 @@ def connection_states(
                     connected=bool(
                         addon_active and teams and teams.install_status.strip() == "active"
                     ),
-                    instance_url=(teams.package_metadata or {}).get("baseUrl") if teams else None,
-                    allow_custom_host=bool(teams and allows_custom_host(teams.package_metadata)),
+                    instance_url=metadata.get("baseUrl"),
+                    allow_custom_host=allows_custom_host(metadata),
+                    settings=teams_setup.stored_settings(session, tenant),
                 )
             )
             continue

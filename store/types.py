@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -58,3 +59,16 @@ class JsonType(TypeDecorator[Any]):
 def utcnow() -> datetime:
     """The current time as an aware UTC datetime."""
     return datetime.now(UTC)
+
+
+def json_object(raw: object) -> dict[str, Any]:
+    """A JSON column's value as a dict: the reference's rows may hold a JSON string.
+
+    Anything that is not an object (or a string holding one) reads as ``{}``.
+    """
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw)
+        except ValueError:
+            return {}
+    return dict(raw) if isinstance(raw, dict) else {}

@@ -75,7 +75,7 @@ def vendor_settings(vendor: Vendor, raw: list[str]) -> dict[str, str]:
     Raises UsageError naming the allowed names or values; a setting given
     twice keeps the last value.
     """
-    allowed = ", ".join(f"{s.name}={'|'.join(s.choices)}" for s in vendor.settings)
+    allowed = ", ".join(s.shown() for s in vendor.settings)
     found: dict[str, str] = {}
     for item in raw:
         name, sep, value = item.partition("=")
@@ -88,11 +88,9 @@ def vendor_settings(vendor: Vendor, raw: list[str]) -> dict[str, str]:
                 f"{vendor.provider} has no setting {name!r} "
                 + (f"(settings: {allowed})" if allowed else "(it takes no --setting)")
             )
-        if value not in declared.choices:
-            raise UsageError(
-                f"--setting {name}: {value!r} is not allowed (allowed: "
-                f"{', '.join(declared.choices)})"
-            )
+        why = declared.refusal(value)
+        if why is not None:
+            raise UsageError(f"--setting {name}: {why}")
         found[name] = value
     return found
 
@@ -149,6 +147,29 @@ def check_vendor_url(
     except OutboundURLRefused as exc:
         fail_usage(f"refusing the vendor URL: {exc.message}")
     return text
+
+
+def check_link_url(url: str) -> str:
+    """``url`` (https:// assumed when it names no scheme) if it can be a link people open.
+
+    For a vendor whose ``--url`` is a link (``Vendor.url_role``): no request
+    or credential goes there, so no host list applies; it must be http(s)
+    with a host and no user name or password. Exits 2 naming the reason.
+    """
+    text = url.strip()
+    candidate = text if "://" in text else f"https://{text}"
+    try:
+        parsed = httpx.URL(candidate)
+    except httpx.InvalidURL:
+        parsed = None
+    if parsed is None or parsed.scheme not in ("http", "https") or not _names_a_host(candidate):
+        fail_usage(
+            f"refusing the URL: {redact_url(text)!r} is not an http(s) URL with a host, "
+            "e.g. https://psa.example.com"
+        )
+    if parsed.userinfo:
+        fail_usage("refusing the URL: it may not carry a user name or password")
+    return candidate
 
 
 # -- which vendors ------------------------------------------------------------------------
@@ -238,11 +259,19 @@ def connect_vendor(
     given_settings = dict(settings or {})
     with rt.store.sessions() as session:
         require_tenant_or_exit(session, tenant)
-        stored_settings = (
-            conn.stored_settings(session, tenant, provider) if vendor.connection == "rmm" else {}
+        stored_settings = conn.stored_settings(
+            session, tenant, provider, kind=vendor.connection or "rmm"
         )
     # What the connection will hold: the given settings over the stored ones.
     merged_settings = {**stored_settings, **given_settings}
+    unset = vendor.missing_settings(merged_settings)
+    if unset:
+        fail_usage(
+            f"{provider} needs the setting{'s' if len(unset) > 1 else ''} "
+            + ", ".join(s.name for s in unset)
+            + f" for tenant {tenant}: give "
+            + " ".join(f"--setting {s.shown()}" for s in unset)
+        )
     missing = missing_secrets(
         rt, vendor, tenant, {n for n, _ in secrets}, vendor.setting_values(merged_settings)
     )
@@ -354,7 +383,9 @@ def connect_cmd(
             settings = vendor_settings(vendor, setting or [])
         except UsageError as exc:
             fail_usage(str(exc))
-        if url is not None:
+        if url is not None and vendor.url_role == "link":
+            url = check_link_url(url)
+        elif url is not None:
             url = check_vendor_url(
                 url, vendor.hosts, rt.settings, allow_custom_host=allow_custom_host
             )

@@ -71,8 +71,7 @@ The demo (:meth:`FakeMicrosoft.seed_demo`)
 The tenant ``contoso.onmicrosoft.com`` (:data:`DEMO_TENANT_ID`) with the app
 ``5d1e9f0a-...`` / ``patchbay-demo-secret`` and two users, Adele Vance
 (:data:`DEMO_ACCOUNT`) and Alex Wilber. For Teams it also loads (ids in
-:meth:`FakeMicrosoft.teams_demo`, which ``seed_demo`` leaves out of what it
-returns so that its keys stay the calendar connection's):
+:meth:`FakeMicrosoft.teams_demo`, which ``seed_demo`` returns under ``"teams"``):
 
 - the Teams app :data:`DEMO_TEAMS_APP_ID` (backed by the demo app's Entra
   id, activity types :data:`DEMO_ACTIVITY_TYPES`) installed for Adele, not
@@ -278,8 +277,8 @@ class FakeMicrosoft(IdentityPlatform, GraphTeamwork, BotConnector):
         """Load a small demo tenant and return how to reach it.
 
         Returns ``{"tenant_id", "client_id", "client_secret", "users": [{"id",
-        "userPrincipalName", ...}]}``. The Teams part it loads (see the
-        module docstring) is described by :meth:`teams_demo`.
+        "userPrincipalName", ...}], "teams"}``: the Teams part it loads (see the
+        module docstring), as :meth:`teams_demo` describes it.
         """
         with self._lock:
             tenant_id = DEMO_TENANT_ID
@@ -306,6 +305,7 @@ class FakeMicrosoft(IdentityPlatform, GraphTeamwork, BotConnector):
                 "client_id": client_id,
                 "client_secret": secret,
                 "users": users,
+                "teams": self.teams_demo(),
             }
 
     def _seed_demo_teams(self) -> None:

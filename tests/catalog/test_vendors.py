@@ -65,7 +65,24 @@ def test_a_well_formed_declaration_registers() -> None:
             "--allow-custom-host",
         ),
         ({"settings": (dataclasses.replace(MODE, name="Mode"),)}, "lowercase"),
-        ({"settings": (dataclasses.replace(MODE, choices=()),)}, "distinct choices"),
+        (
+            {"settings": (dataclasses.replace(MODE, choices=("token", "token")),)},
+            "distinct choices",
+        ),
+        (
+            {"settings": (dataclasses.replace(MODE, pattern="[a-z]+"),)},
+            "has choices, so no pattern",
+        ),
+        ({"settings": (dataclasses.replace(MODE, required=True),)}, "has choices, so no pattern"),
+        ({"settings": (VendorSetting("region", pattern="(eu"),)}, "bad pattern"),
+        (
+            {"settings": (VendorSetting("region", pattern="eu|us", default="apac"),)},
+            "its default 'apac' does not match",
+        ),
+        (
+            {"settings": (VendorSetting("region", pattern="eu|us", example="mars"),)},
+            "its example 'mars' does not match",
+        ),
         ({"settings": (dataclasses.replace(MODE, default="oauth"),)}, "not one of its choices"),
         (
             {"required_secrets": (RequiredSecret("acmerm_token", when=("mode", "oauth")),)},
@@ -96,3 +113,22 @@ def test_tactical_rmm_requires_an_api_key_or_knox_credentials_by_auth_mode() -> 
         "tacticalrmm_username",
         "tacticalrmm_password",
     ]
+
+
+def test_a_free_setting_takes_what_its_pattern_matches_and_says_what_it_wants() -> None:
+    region = VendorSetting(
+        "region", pattern="eu|us", example="eu", help="the data region", required=True
+    )
+    VendorRegistry().register(dataclasses.replace(VENDOR, settings=(MODE, region)))
+    assert region.refusal("eu") is None
+    assert region.refusal("EU") == "'EU' is not the data region, e.g. eu"
+    assert region.refusal("") == "the value is empty"
+    assert region.shown() == "region=eu"
+    assert MODE.shown() == "mode=token|login"
+    assert region.value_in({}) == ""
+    assert region.value_in({"region": "us"}) == "us"
+    with pytest.raises(ValueError, match="not the data region"):
+        region.value_in({"region": "mars"})
+    vendor = dataclasses.replace(VENDOR, settings=(MODE, region))
+    assert [s.name for s in vendor.missing_settings({})] == ["region"]
+    assert vendor.missing_settings({"region": "eu"}) == []

@@ -643,7 +643,7 @@ def test_seeding_helpers(ms: FakeMicrosoft) -> None:
     with pytest.raises(ValueError, match="exists"):
         ms.add_user(USER_ID, "dup@example.com")
     demo = FakeMicrosoft().seed_demo()
-    assert set(demo) == {"tenant_id", "client_id", "client_secret", "users"}
+    assert set(demo) == {"tenant_id", "client_id", "client_secret", "users", "teams"}
     assert len(demo["users"]) == 2
 
 

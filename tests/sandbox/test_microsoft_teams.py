@@ -855,8 +855,9 @@ def test_seeding_helpers(ms: FakeMicrosoft) -> None:
 def test_the_demo_tenant_for_teams(clock: ManualClock) -> None:
     fake = FakeMicrosoft(clock=clock, epoch_origin=EPOCH)
     demo = fake.seed_demo()
-    assert set(demo) == {"tenant_id", "client_id", "client_secret", "users"}
+    assert set(demo) == {"tenant_id", "client_id", "client_secret", "users", "teams"}
     teams = fake.teams_demo()
+    assert demo["teams"] == teams
     assert teams["teams_app_id"] == DEMO_TEAMS_APP_ID
     assert teams["activity_types"] == list(DEMO_ACTIVITY_TYPES)
     assert teams["app_installed_for"] == [demo["users"][0]["id"]]

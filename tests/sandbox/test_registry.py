@@ -14,7 +14,15 @@ import pytest
 import sandbox
 from patchbay.sandboxes import SandboxRun, start_sandbox
 from sandbox.core import FakeVendor
-from sandbox.microsoft import FakeMicrosoft
+from sandbox.microsoft import (
+    DEMO_BOT_APP_ID,
+    DEMO_BOT_SECRET,
+    DEMO_CHANNEL_ID,
+    DEMO_PERSONAL_CONVERSATION_ID,
+    DEMO_TEAM_ID,
+    DEMO_TEAMS_APP_ID,
+    FakeMicrosoft,
+)
 from sandbox.ninjaone import FakeNinjaOne
 from sandbox.registry import FAKES, SandboxOptions
 from sandbox.tacticalrmm import FakeTacticalRmm
@@ -142,6 +150,7 @@ def test_connect_lines_connect_a_tenant_to_every_fake(run: SandboxRun) -> None:
     level_key = run.seeds["levelio"]["api_key"]
     huntress, hunt = run.url("huntress"), run.seeds["huntress"]
     refresh_token = run.seeds["ninjaone"]["refresh_token"]
+    adele = run.seeds["microsoft"]["users"][0]["id"]
     assert run.connect_lines("acme") == [
         "export PATCHBAY_SANDBOX=1  # for every patchbay command and worker: "
         "loopback vendor URLs are refused without it",
@@ -156,6 +165,20 @@ def test_connect_lines_connect_a_tenant_to_every_fake(run: SandboxRun) -> None:
         f"--login-url {microsoft} --graph-url {microsoft} "
         "--secret microsoft_client_id=5d1e9f0a-3b2c-4d5e-8f6a-7b8c9d0e1f2a "
         "--secret microsoft_client_secret=patchbay-demo-secret",
+        "patchbay connect teams --tenant acme --url https://psa.example.com "
+        "--setting client_id=5d1e9f0a-3b2c-4d5e-8f6a-7b8c9d0e1f2a "
+        "--setting aad_tenant=7f3b1c2e-0d4a-4e8b-9c1f-5a6b7c8d9e0f "
+        f"--setting app_id={DEMO_TEAMS_APP_ID} --setting bot_app_id={DEMO_BOT_APP_ID} "
+        f"--setting login_url={microsoft} --setting graph_url={microsoft} "
+        "--secret teams_client_secret=patchbay-demo-secret "
+        f"--secret teams_bot_password={DEMO_BOT_SECRET}",
+        f"patchbay teams link-user --tenant acme --user tech1 --microsoft-user {adele}",
+        f"patchbay teams reference add --tenant acme --microsoft-user {adele} "
+        f"--conversation '{DEMO_PERSONAL_CONVERSATION_ID}' --type personal "
+        f"--service-url {microsoft}/amer/ --aad-tenant 7f3b1c2e-0d4a-4e8b-9c1f-5a6b7c8d9e0f",
+        f"patchbay teams reference add --tenant acme --microsoft-user {adele} "
+        f"--conversation '{DEMO_CHANNEL_ID}' --type channel --team '{DEMO_TEAM_ID}' "
+        f"--service-url {microsoft}/amer/ --aad-tenant 7f3b1c2e-0d4a-4e8b-9c1f-5a6b7c8d9e0f",
         f"patchbay connect tacticalrmm --tenant acme --url {tactical} "
         "--secret tacticalrmm_api_key=PATCHBAYDEMOAPIKEY0000000000000001",
         f"patchbay connect levelio --tenant acme --url {level} "
