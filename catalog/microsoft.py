@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
+import httpx
 from pydantic import SecretStr
 
 from actionkit.context import TenantContext
@@ -99,6 +100,28 @@ class MicrosoftLogin(VendorClient):
         if not isinstance(data, dict) or not isinstance(data.get("access_token"), str):
             raise VendorError("Microsoft token response did not include an access token.")
         return data
+
+
+class MicrosoftBearerClient(VendorClient):
+    """A Microsoft API client sending a bearer token, replaced once after a 401.
+
+    ``token_source(force)`` gives the token (``force``: the last one was
+    refused); the request is then replayed once (``VendorClient.request``).
+    """
+
+    throttle_key = MICROSOFT
+
+    def __init__(self, base_url: str, token_source: Callable[[bool], str], **kwargs: Any):
+        super().__init__(base_url, **kwargs)
+        self._token_source = token_source
+        self._token = token_source(False)
+
+    def auth_headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self._token}"}
+
+    def on_unauthorized(self, response: httpx.Response) -> bool:
+        self._token = self._token_source(True)
+        return True
 
 
 def cached_token(

@@ -10,20 +10,17 @@ create a second event.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
-import httpx
-
 from actionkit.context import ActionContext
 from actionkit.errors import IntegrationMisconfigured
-from actionkit.http import VendorClient
 from catalog.microsoft import (
     GRAPH_SCOPE,
     LOGIN_HOSTS,
     MICROSOFT,
+    MicrosoftBearerClient,
     MicrosoftLogin,
     cached_token,
 )
@@ -42,29 +39,16 @@ class GraphApp:
     graph_url: str
 
 
-class GraphCalendar(VendorClient):
+class GraphCalendar(MicrosoftBearerClient):
     """Calendar events of one user, through Microsoft Graph v1.0."""
 
     vendor = "Microsoft Graph"
-    throttle_key = MICROSOFT
     # ``not_processed_statuses`` stays the base's (429 only). Graph's throttling
     # guidance (learn.microsoft.com/graph/throttling) documents throttled
     # requests as 429 that "fail"; its error list (learn.microsoft.com/graph/errors)
     # says of 503 only that the service is unavailable or overloaded and the
     # request "may" be repeated after Retry-After: no proof that a POST was not
     # carried out. Event creation is made safe to repeat by ``transactionId``.
-
-    def __init__(self, base_url: str, token_source: Callable[[bool], str], **kwargs: Any):
-        super().__init__(base_url, **kwargs)
-        self._token_source = token_source
-        self._token = token_source(False)
-
-    def auth_headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self._token}"}
-
-    def on_unauthorized(self, response: httpx.Response) -> bool:
-        self._token = self._token_source(True)
-        return True
 
     def create_event(
         self, user: str, event: dict[str, Any], *, calendar_id: str | None, transaction_id: str

@@ -27,9 +27,9 @@ from urllib.parse import quote
 
 import httpx
 
-from actionkit.context import ActionContext, TenantContext
+from actionkit.context import ActionContext, RequestGate, TenantContext
 from actionkit.errors import ActionError, ActionFailure, Conflict, NotFound
-from actionkit.http import VendorClient, error_for_response, vendor_message
+from actionkit.http import error_for_response, vendor_message
 from actionkit.outbound import OutboundPolicy
 from catalog.microsoft import (
     BOT_FRAMEWORK_SCOPE,
@@ -37,6 +37,7 @@ from catalog.microsoft import (
     GRAPH_SCOPE,
     LOGIN_HOSTS,
     MICROSOFT,
+    MicrosoftBearerClient,
     MicrosoftLogin,
     cached_token,
 )
@@ -48,25 +49,7 @@ BOT_TOKEN_NAME = "teams_bot_token"
 TokenSource = Callable[[bool], str]
 
 
-class _BearerClient(VendorClient):
-    """A client that sends a bearer token and replaces it once after a 401."""
-
-    throttle_key = MICROSOFT
-
-    def __init__(self, base_url: str, token_source: TokenSource, **kwargs: Any) -> None:
-        super().__init__(base_url, **kwargs)
-        self._token_source = token_source
-        self._token = token_source(False)
-
-    def auth_headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self._token}"}
-
-    def on_unauthorized(self, response: httpx.Response) -> bool:
-        self._token = self._token_source(True)
-        return True
-
-
-class TeamsGraph(_BearerClient):
+class TeamsGraph(MicrosoftBearerClient):
     """Graph's ``sendActivityNotification`` for one user."""
 
     vendor = "Microsoft Graph"
@@ -107,7 +90,7 @@ class TeamsGraph(_BearerClient):
         )
 
 
-class BotConnector(_BearerClient):
+class BotConnector(MicrosoftBearerClient):
     """The Bot Connector at one trusted service URL (``integrations.teams.service_urls``)."""
 
     vendor = "Bot Framework"
@@ -129,7 +112,9 @@ class BotConnector(_BearerClient):
 # -- tokens -------------------------------------------------------------------------------
 
 
-def _login(ctx: TenantContext, setup: TeamsSetup, *, gate: Any = None) -> MicrosoftLogin:
+def _login(
+    ctx: TenantContext, setup: TeamsSetup, *, gate: RequestGate | None = None
+) -> MicrosoftLogin:
     return MicrosoftLogin(
         setup.login_url,
         policy=ctx.outbound(LOGIN_HOSTS),
@@ -138,7 +123,9 @@ def _login(ctx: TenantContext, setup: TeamsSetup, *, gate: Any = None) -> Micros
     )
 
 
-def graph_token_source(ctx: TenantContext, setup: TeamsSetup, *, gate: Any = None) -> TokenSource:
+def graph_token_source(
+    ctx: TenantContext, setup: TeamsSetup, *, gate: RequestGate | None = None
+) -> TokenSource:
     """The profile app's Graph token, cached (``force``: replace a refused one)."""
     profile = setup.profile
     secret = client_secret(ctx, profile)
@@ -164,7 +151,9 @@ def graph_token_source(ctx: TenantContext, setup: TeamsSetup, *, gate: Any = Non
     return token
 
 
-def bot_token_source(ctx: TenantContext, setup: TeamsSetup, *, gate: Any = None) -> TokenSource:
+def bot_token_source(
+    ctx: TenantContext, setup: TeamsSetup, *, gate: RequestGate | None = None
+) -> TokenSource:
     """The bot's Bot Framework token, cached (``force``: replace a refused one)."""
     app_id, password = bot_credentials(ctx, setup)
 
