@@ -11,13 +11,14 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from catalog.registration import Catalog
-from integrations import huntress, levelio, ninjaone, scheduling, tacticalrmm, teams
+from integrations import huntress, levelio, ninjaone, scheduling, tacticalrmm, teams, tickets
 
 RegisterIntegration = Callable[[Catalog], None]
 
 # Order matters only for error messages and registration; the designer sorts
 # app tiles by label.
 INTEGRATIONS: tuple[RegisterIntegration, ...] = (
+    tickets.register,
     scheduling.register,
     ninjaone.register,
     tacticalrmm.register,

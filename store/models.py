@@ -25,6 +25,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     Uuid,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -250,6 +251,13 @@ class TeamsConversationReference(Base):
 
 
 class Ticket(Base):
+    """A ticket of patchbay's minimal ticket store (core ``tickets.*`` actions).
+
+    ``dedupe_key``: at most one *open* ticket per key (a partial unique
+    index), so an alert storm opens one ticket. ``source_key``: the step that
+    created it, so a re-run of that step finds it instead of making another.
+    """
+
     __tablename__ = "tickets"
 
     tenant: Mapped[str] = mapped_column(String(64), _tenant_fk(), primary_key=True)
@@ -258,10 +266,88 @@ class Ticket(Base):
     title: Mapped[str] = mapped_column(String(512), nullable=False)
     status: Mapped[str] = mapped_column(String(64), nullable=False, default="open")
     asset_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    description: Mapped[str | None] = mapped_column(Text)
+    priority: Mapped[str] = mapped_column(
+        String(16), nullable=False, default="medium", server_default="medium"
+    )
+    board: Mapped[str | None] = mapped_column(String(255))
+    assignee_user_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    dedupe_key: Mapped[str | None] = mapped_column(String(255))
+    source_key: Mapped[str | None] = mapped_column(String(512))
+    resolution: Mapped[str | None] = mapped_column(Text)
+    closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     created_at: Mapped[datetime] = _created()
     updated_at: Mapped[datetime] = _updated()
 
-    __table_args__ = (UniqueConstraint("tenant", "ticket_number"),)
+    __table_args__ = (
+        UniqueConstraint("tenant", "ticket_number"),
+        UniqueConstraint("tenant", "source_key"),
+        Index(
+            "uq_tickets_open_dedupe_key",
+            "tenant",
+            "dedupe_key",
+            unique=True,
+            postgresql_where=text("closed_at IS NULL AND dedupe_key IS NOT NULL"),
+            sqlite_where=text("closed_at IS NULL AND dedupe_key IS NOT NULL"),
+        ),
+    )
+
+
+class TicketNote(Base):
+    """A note on a ticket; ``truncated_chars`` says how much of an over-long text was cut."""
+
+    __tablename__ = "ticket_notes"
+
+    tenant: Mapped[str] = mapped_column(String(64), primary_key=True)
+    note_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    ticket_id: Mapped[uuid.UUID] = mapped_column(Uuid, nullable=False)
+    body: Mapped[str] = mapped_column(Text, nullable=False)
+    is_internal: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
+    truncated_chars: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    source_key: Mapped[str | None] = mapped_column(String(512))
+    created_at: Mapped[datetime] = _created()
+
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["tenant", "ticket_id"], ["tickets.tenant", "tickets.ticket_id"], ondelete="CASCADE"
+        ),
+        UniqueConstraint("tenant", "source_key"),
+        Index(None, "tenant", "ticket_id", "created_at"),
+    )
+
+
+class TicketLink(Base):
+    """What a ticket is about at a vendor: an RMM alert or a Huntress incident.
+
+    ``sync_close``: closing the ticket writes an outbox event that resolves
+    the vendor's side (alert reset or resolve, incident resolve) once.
+    """
+
+    __tablename__ = "ticket_links"
+
+    tenant: Mapped[str] = mapped_column(String(64), primary_key=True)
+    ticket_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32), primary_key=True)
+    provider: Mapped[str] = mapped_column(String(50), primary_key=True)
+    external_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    sync_close: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    created_at: Mapped[datetime] = _created()
+
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["tenant", "ticket_id"], ["tickets.tenant", "tickets.ticket_id"], ondelete="CASCADE"
+        ),
+    )
+
+
+class TenantCounter(Base):
+    """A per-tenant sequence (``tickets``: the next ticket number), bumped in one UPDATE."""
+
+    __tablename__ = "tenant_counters"
+
+    tenant: Mapped[str] = mapped_column(String(64), _tenant_fk(), primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
 
 
 class ProjectTask(Base):

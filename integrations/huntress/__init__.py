@@ -19,11 +19,25 @@ registers nothing.
 
 from __future__ import annotations
 
+from typing import Any
+
 from catalog.availability import rmm_integration_availability
+from catalog.events import ticket_link_closed
 from catalog.modules import IntegrationModule
-from catalog.registration import Catalog, register_integration_module, register_vendor
+from catalog.registration import (
+    Catalog,
+    Subscription,
+    register_integration_module,
+    register_vendor,
+    subscribe,
+)
 from catalog.vendors import RequiredSecret, SeedSecrets, Vendor
-from integrations.huntress.actions import ACTIONS, FIND_INCIDENTS, register_actions
+from integrations.huntress.actions import (
+    ACTIONS,
+    FIND_INCIDENTS,
+    RESOLVE_INCIDENT,
+    register_actions,
+)
 from integrations.huntress.connection import (
     API_KEY_NAME,
     API_SECRET_NAME,
@@ -72,3 +86,12 @@ def register(catalog: Catalog) -> None:
         availability=rmm_integration_availability(PROVIDER),
         register_actions=register_actions,
     )
+    # A ticket linked to one of its items with sync_close was closed (``tickets.close``).
+    subscribe(
+        catalog,
+        Subscription(ticket_link_closed(PROVIDER), RESOLVE_INCIDENT.id, _on_ticket_closed),
+    )
+
+
+def _on_ticket_closed(payload: dict[str, Any]) -> dict[str, Any]:
+    return {"incident_id": int(payload["external_id"])}

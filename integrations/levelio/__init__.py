@@ -14,11 +14,20 @@ registers nothing.
 
 from __future__ import annotations
 
+from typing import Any
+
 from catalog.availability import rmm_integration_availability
+from catalog.events import ticket_link_closed
 from catalog.modules import IntegrationModule
-from catalog.registration import Catalog, register_integration_module, register_vendor
+from catalog.registration import (
+    Catalog,
+    Subscription,
+    register_integration_module,
+    register_vendor,
+    subscribe,
+)
 from catalog.vendors import RequiredSecret, SeedSecrets, Vendor
-from integrations.levelio.actions import ACTIONS, FIND_DEVICES, register_actions
+from integrations.levelio.actions import ACTIONS, FIND_DEVICES, RESOLVE_ALERT, register_actions
 from integrations.levelio.connection import (
     API_KEY_NAME,
     HOSTS,
@@ -65,3 +74,12 @@ def register(catalog: Catalog) -> None:
         availability=rmm_integration_availability(PROVIDER),
         register_actions=register_actions,
     )
+    # A ticket linked to one of its items with sync_close was closed (``tickets.close``).
+    subscribe(
+        catalog,
+        Subscription(ticket_link_closed(PROVIDER), RESOLVE_ALERT.id, _on_ticket_closed),
+    )
+
+
+def _on_ticket_closed(payload: dict[str, Any]) -> dict[str, Any]:
+    return {"alert_id": payload["external_id"]}

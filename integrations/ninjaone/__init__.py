@@ -6,11 +6,26 @@ registers nothing.
 
 from __future__ import annotations
 
+from typing import Any
+
 from catalog.availability import rmm_integration_availability
+from catalog.events import ticket_link_closed
 from catalog.modules import IntegrationModule
-from catalog.registration import Catalog, register_integration_module, register_vendor
+from catalog.registration import (
+    Catalog,
+    Subscription,
+    register_integration_module,
+    register_vendor,
+    subscribe,
+)
 from catalog.vendors import RequiredSecret, SeedSecrets, Vendor
-from integrations.ninjaone.actions import ACTIONS, FIND_DEVICES, PROVIDER, register_actions
+from integrations.ninjaone.actions import (
+    ACTIONS,
+    FIND_DEVICES,
+    PROVIDER,
+    RESET_ALERT,
+    register_actions,
+)
 from integrations.ninjaone.client import HOSTS
 from integrations.ninjaone.connection import check_connection
 from integrations.ninjaone.credentials import (
@@ -69,3 +84,12 @@ def register(catalog: Catalog) -> None:
         availability=rmm_integration_availability(PROVIDER),
         register_actions=register_actions,
     )
+    # A ticket linked to one of its items with sync_close was closed (``tickets.close``).
+    subscribe(
+        catalog,
+        Subscription(ticket_link_closed(PROVIDER), RESET_ALERT.id, _on_ticket_closed),
+    )
+
+
+def _on_ticket_closed(payload: dict[str, Any]) -> dict[str, Any]:
+    return {"alert_uid": payload["external_id"]}

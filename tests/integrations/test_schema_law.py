@@ -252,6 +252,14 @@ def values_for(schema: dict[str, Any], defs: dict[str, Any]) -> st.SearchStrateg
     schema = _resolve(schema, defs)
     if schema.get("type") == "object":
         return objects_for(schema, defs)
+    items = schema.get("items")
+    if schema.get("type") == "array" and isinstance(items, dict) and "$ref" in items:
+        # An array of objects (e.g. a card's links): each item assembled here too.
+        return st.lists(
+            values_for(items, defs),
+            min_size=schema.get("minItems", 0),
+            max_size=min(schema.get("maxItems", 3), 3),
+        )
     options = schema.get("anyOf", [])
     if "type" not in schema and any("$ref" in o or o.get("type") == "object" for o in options):
         return st.one_of([values_for(o, defs) for o in options])
