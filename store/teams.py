@@ -38,6 +38,7 @@ from store.models import (
     MicrosoftProfile,
     TeamsConversationReference,
     TeamsIntegration,
+    User,
     UserAuthAccount,
 )
 from store.types import json_object, utcnow
@@ -190,6 +191,47 @@ def linked_account(session: Session, tenant: str, user_id: uuid.UUID) -> str | N
         .limit(1)
     )
     return found
+
+
+def linked_users(session: Session, tenant: str) -> list[tuple[User, UserAuthAccount]]:
+    """The tenant's users that have a Microsoft account linked, by username."""
+    rows = session.execute(
+        select(User, UserAuthAccount)
+        .join(
+            UserAuthAccount,
+            (UserAuthAccount.tenant == User.tenant) & (UserAuthAccount.user_id == User.user_id),
+        )
+        .where(User.tenant == tenant, UserAuthAccount.provider == MICROSOFT_ACCOUNT_PROVIDER)
+        .order_by(User.username)
+    )
+    return [(user, account) for user, account in rows]
+
+
+def list_references(session: Session, tenant: str) -> list[TeamsConversationReference]:
+    """The tenant's conversation references, latest activity first."""
+    return list(
+        session.scalars(
+            select(TeamsConversationReference)
+            .where(TeamsConversationReference.tenant == tenant)
+            .order_by(
+                TeamsConversationReference.last_activity_at.desc().nulls_last(),
+                TeamsConversationReference.microsoft_user_id,
+                TeamsConversationReference.conversation_id,
+            )
+        )
+    )
+
+
+def delete_reference(
+    session: Session, tenant: str, *, microsoft_user_id: str, conversation_id: str
+) -> bool:
+    """Forget one conversation reference; False when there was none."""
+    ref = session.get(TeamsConversationReference, (tenant, microsoft_user_id, conversation_id))
+    if ref is None:
+        return False
+    session.delete(ref)
+    session.flush()
+    return True
 
 
 def record_reference(

@@ -30,7 +30,6 @@ from integrations.teams.models import (
 )
 from integrations.teams.service_urls import SERVICE_URL_HOSTS, trusted_service_url
 from integrations.teams.setup import (
-    LABEL,
     linked_account,
     load_setup,
     personal_conversation,
@@ -41,6 +40,8 @@ from store.teams import ACTIVITY_NOTIFICATIONS
 __all__ = ["ACTIONS", "NOTIFY_USER", "register_actions"]
 
 ICON = "teams"
+# The designer's category of the three actions (the reference's, not the tile's label).
+CATEGORY = "Teams"
 APP_NOT_IN_TEAM = (
     "Teams rejected the post: the Alga app is not installed in that team, or the channel ID "
     "is wrong. Install the app in the team and use the channel's 19:…@thread.tacv2 ID."
@@ -145,7 +146,7 @@ def post_to_channel(inp: PostToChannelInput, ctx: ActionContext) -> PostToChanne
 
 
 def _ui(label: str, description: str) -> ActionUI:
-    return ActionUI(label=label, description=description, category=LABEL, icon=ICON)
+    return ActionUI(label=label, description=description, category=CATEGORY, icon=ICON)
 
 
 NOTIFY_USER = ActionSpec(

@@ -22,10 +22,12 @@ from typing import Any
 
 from actionkit.checks import CheckContext, CheckFailed, check_failure
 from actionkit.errors import ActionFailure, IntegrationMisconfigured
+from actionkit.outbound import OutboundURLRefused
 from catalog.microsoft import (
     BOT_FRAMEWORK_SCOPE,
     DEFAULT_GRAPH_URL,
     DEFAULT_LOGIN_URL,
+    GRAPH_HOSTS,
     GRAPH_SCOPE,
     LOGIN_HOSTS,
     MICROSOFT,
@@ -141,6 +143,13 @@ def check_connection(ctx: CheckContext) -> str:
     except IntegrationMisconfigured as exc:
         raise CheckFailed("missing_secret", exc.message) from None
     shown = setup.login_url
+    try:
+        # No request goes to Graph here: its URL is checked, its token obtained below.
+        ctx.outbound(GRAPH_HOSTS).check_url(setup.graph_url)
+    except OutboundURLRefused as exc:
+        raise CheckFailed(
+            "refused", f"refusing Graph at {setup.graph_url}: {exc.message}"
+        ) from None
     try:
         with MicrosoftLogin(
             setup.login_url, policy=ctx.outbound(LOGIN_HOSTS), transport=ctx.transport(MICROSOFT)

@@ -158,6 +158,42 @@ COMMANDS: dict[str, Cmd | Sub] = {
             ),
         },
     ),
+    "teams": Sub(
+        "Microsoft Teams: users' Microsoft accounts and the conversations the bot can reach.",
+        {
+            "link-user": Cmd(
+                "patchbay.cli.teams:link_user_cmd",
+                "Link a user to their Microsoft account (Entra object id), so Teams steps can "
+                "reach them.",
+            ),
+            "unlink-user": Cmd(
+                "patchbay.cli.teams:unlink_user_cmd",
+                "Forget a user's linked Microsoft account (Teams steps then cannot reach them).",
+            ),
+            "users": Cmd(
+                "patchbay.cli.teams:users_cmd",
+                "The tenant's users with a linked Microsoft account (Teams can reach them).",
+            ),
+            "reference": Sub(
+                "Conversations the Teams bot can reach (conversation references).",
+                {
+                    "add": Cmd(
+                        "patchbay.cli.teams:reference_add_cmd",
+                        "Record a conversation the Teams bot can reach, at a trusted Bot "
+                        "Connector service URL.",
+                    ),
+                    "list": Cmd(
+                        "patchbay.cli.teams:reference_list_cmd",
+                        "The tenant's Teams conversation references, latest activity first.",
+                    ),
+                    "remove": Cmd(
+                        "patchbay.cli.teams:reference_remove_cmd",
+                        "Forget a conversation reference (the bot then no longer posts there).",
+                    ),
+                },
+            ),
+        },
+    ),
 }
 
 

@@ -259,9 +259,12 @@ def connect_vendor(
     given_settings = dict(settings or {})
     with rt.store.sessions() as session:
         require_tenant_or_exit(session, tenant)
-        stored_settings = conn.stored_settings(
-            session, tenant, provider, kind=vendor.connection or "rmm"
-        )
+        kind = vendor.connection or "rmm"
+        stored_settings = conn.stored_settings(session, tenant, provider, kind=kind)
+        [stored] = conn.connection_states(session, tenant, [(provider, kind)])
+    if url is None:
+        # A reconnect without --url keeps the stored URL: the check must use it too.
+        url, allow_custom_host = stored.instance_url, allow_custom_host or stored.allow_custom_host
     # What the connection will hold: the given settings over the stored ones.
     merged_settings = {**stored_settings, **given_settings}
     unset = vendor.missing_settings(merged_settings)

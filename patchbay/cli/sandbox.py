@@ -8,7 +8,10 @@ every fake of a running sandbox with credentials the fakes mint for it: first
 each tenant-wide vendor (NinjaOne, Tactical RMM) through ``patchbay
 connect``'s own path (checked, stored in one transaction), then a per-user
 calendar (Microsoft 365) through ``patchbay calendar connect``'s, for one
-technician (created if missing).
+technician (created if missing), and last Teams against the Microsoft fake
+(``patchbay connect teams`` with the minted app and the demo bot), the
+technician linked to the demo's Adele and her demo conversations recorded
+(``patchbay teams link-user`` and ``teams reference add``).
 """
 
 from __future__ import annotations
@@ -21,6 +24,9 @@ import typer
 from patchbay.cli.common import TenantOption, fail_usage, stdout
 
 if TYPE_CHECKING:  # the sandbox's modules load only when a sandbox command runs
+    from collections.abc import Mapping
+
+    from patchbay.runtime import Runtime
     from patchbay.sandboxes import SandboxRun
 
 SANDBOX_PORT = 8790
@@ -51,8 +57,9 @@ def _print_sandbox(run: SandboxRun, port: int, tenant: str) -> None:
     moved = "" if port == SANDBOX_PORT else f" --port {port}"
     typer.echo(
         f"\nConnect a tenant, and technician {SANDBOX_USER}'s Microsoft 365 calendar, to every "
-        f"fake,\nwith fresh credentials each time (another shell; {SANDBOX_USER} is created if "
-        "missing,\n--user NAME for another):"
+        f"fake,\nTeams too ({SANDBOX_USER} linked to the demo's Adele), with fresh credentials "
+        f"each time\n(another shell; {SANDBOX_USER} is created if missing, --user NAME for "
+        "another):"
     )
     typer.echo("  export PATCHBAY_SANDBOX=1")
     typer.echo(f"  patchbay sandbox connect --tenant {tenant}{moved}")
@@ -115,11 +122,12 @@ def sandbox_connect_cmd(
         str,
         typer.Option(
             "--user",
-            help="Technician whose Microsoft 365 calendar to connect (created if missing).",
+            help="Technician whose Microsoft 365 calendar to connect and whom to link to the "
+            "demo's Microsoft account in Teams (created if missing).",
         ),
     ] = SANDBOX_USER,
 ) -> None:
-    """Connect a tenant (created if missing) and a technician's calendar to every fake, checked."""
+    """Connect a tenant (created if missing), a technician's calendar and Teams to every fake."""
     from pydantic import SecretStr
 
     from patchbay.cli.admin import connect_user_calendar
@@ -128,7 +136,6 @@ def sandbox_connect_cmd(
     from patchbay.sandboxes import NoSandbox, mint_sandbox_credentials
     from store.calendars import CALENDAR_PROVIDERS
     from store.tenants import TenantError, create_tenant, get_tenant
-    from store.users import create_user, find_user
 
     if not user.strip():
         fail_usage(f"--user must name a user (default {SANDBOX_USER})")
@@ -171,15 +178,7 @@ def sandbox_connect_cmd(
                     typer.echo(line)
             elif vendor.provider in CALENDAR_PROVIDERS:
                 # Connected per user: the fake's login and Graph share one URL.
-                try:
-                    with rt.store.sessions.begin() as session:
-                        added = find_user(session, tenant, user) is None
-                        if added:
-                            create_user(session, tenant, user, technician=True)
-                except TenantError as exc:
-                    fail_usage(str(exc))
-                if added:
-                    typer.echo(f"created technician {user} in tenant {tenant}")
+                _ensure_technician(rt, tenant, user)
                 typer.echo(
                     connect_user_calendar(
                         rt,
@@ -192,6 +191,123 @@ def sandbox_connect_cmd(
                         secrets=secrets,
                     )
                 )
+        # Teams last: the Microsoft fake serves it too, with the app minted above.
+        microsoft = next(((u, c) for v, u, c in minted if v.provider == "microsoft"), None)
+        if microsoft is not None:
+            _connect_teams(rt, tenant, user, *microsoft)
+
+
+def _ensure_technician(rt: Runtime, tenant: str, user: str) -> None:
+    """Create ``user`` as a technician of ``tenant`` unless it exists (and say so)."""
+    from store.tenants import TenantError
+    from store.users import create_user, find_user
+
+    try:
+        with rt.store.sessions.begin() as session:
+            added = find_user(session, tenant, user) is None
+            if added:
+                create_user(session, tenant, user, technician=True)
+    except TenantError as exc:
+        fail_usage(str(exc))
+    if added:
+        typer.echo(f"created technician {user} in tenant {tenant}")
+
+
+def _connect_teams(
+    rt: Runtime, tenant: str, user: str, url: str, credentials: Mapping[str, str]
+) -> None:
+    """Connect Teams to the Microsoft fake at ``url``, link ``user``, record the demo's chats.
+
+    The profile app is the one minted for this connect (``credentials``: the
+    demo Teams app is installed for Adele under it), the bot is the demo's;
+    ``user`` is linked to Adele's Entra id, and Adele's personal chat and the
+    "Service Desk" channel are recorded at the fake's service URL. Every step
+    goes through the path its command takes (checked; exits 2 on failure),
+    and prints its line.
+    """
+    from pydantic import SecretStr
+
+    from integrations.teams import SANDBOX_PSA_URL
+    from patchbay.cli.common import UsageError
+    from patchbay.cli.connections import check_link_url, connect_vendor, vendor_settings
+    from patchbay.cli.teams import add_reference, link_teams_user
+    from sandbox.microsoft import FakeMicrosoft
+    from store.teams import BOT_PASSWORD_NAME, CLIENT_SECRET_NAME, linked_users
+
+    vendor = rt.catalog.vendors.get("teams")
+    if vendor is None:
+        return
+    # The demo's Teams ids (the same constants the running fake loaded).
+    demo = FakeMicrosoft().teams_demo()
+    bot = demo["bot"]
+    adele = demo["personal_conversations"][0]
+    try:
+        settings = vendor_settings(
+            vendor,
+            [
+                f"client_id={credentials['client_id']}",
+                f"aad_tenant={credentials['tenant_id']}",
+                f"app_id={demo['teams_app_id']}",
+                f"bot_app_id={bot['app_id']}",
+                f"login_url={url}",
+                f"graph_url={url}",
+            ],
+        )
+    except UsageError as exc:
+        fail_usage(str(exc))
+    for line in connect_vendor(
+        rt,
+        vendor,
+        tenant,
+        url=check_link_url(SANDBOX_PSA_URL),
+        allow_custom_host=False,
+        secrets=[
+            (CLIENT_SECRET_NAME, SecretStr(credentials["client_secret"])),
+            (BOT_PASSWORD_NAME, SecretStr(bot["client_secret"])),
+        ],
+        check=True,
+        settings=settings,
+    ):
+        typer.echo(line)
+    _ensure_technician(rt, tenant, user)
+    with rt.store.sessions() as session:
+        holder = next(
+            (
+                u.username
+                for u, account in linked_users(session, tenant)
+                if account.provider_account_id.lower() == adele["user_id"].lower()
+                and u.username != user
+            ),
+            None,
+        )
+    if holder is None:
+        typer.echo(
+            link_teams_user(rt, tenant, user, adele["user_id"], email=credentials.get("account"))
+        )
+    else:
+        # One Microsoft account, one user: an earlier `--user` keeps the demo's account.
+        typer.echo(
+            f"Microsoft account {adele['user_id']} stays linked to {holder} "
+            f"(patchbay teams unlink-user --tenant {tenant} --user {holder} to move it)"
+        )
+    service_url = url.rstrip("/") + demo["service_url_path"]
+    team = next(t for t in demo["teams"] if t["bot_installed"])
+    for kind, conversation, team_id in (
+        ("personal", adele["conversation_id"], None),
+        ("channel", demo["channel_id"], team["id"]),
+    ):
+        typer.echo(
+            add_reference(
+                rt,
+                tenant,
+                microsoft_user=adele["user_id"],
+                conversation=conversation,
+                conversation_type=kind,
+                service_url=service_url,
+                aad_tenant=credentials["tenant_id"],
+                team=team_id,
+            )
+        )
 
 
 def demo_cmd() -> None:

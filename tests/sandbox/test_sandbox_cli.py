@@ -4,7 +4,9 @@
 test's process, as `patchbay sandbox` would in another shell): each time it
 asks the fakes for fresh credentials, so connecting twice works twice. It
 connects the tenant to NinjaOne and Tactical RMM, then a technician's
-calendar to the Microsoft fake, where a schedule entry then lands.
+calendar to the Microsoft fake, where a schedule entry then lands, and last
+Teams to the same fake, the technician linked to the demo's Adele, so that
+notifying, messaging and posting to the demo channel all arrive there.
 """
 
 from __future__ import annotations
@@ -28,7 +30,15 @@ from executor.settings import Settings
 from patchbay.cli import app
 from patchbay.cli.sandbox import SANDBOX_PORT
 from patchbay.sandboxes import SandboxRun, start_sandbox
-from sandbox.microsoft import DEMO_ACCOUNT, DEMO_TENANT_ID
+from sandbox.microsoft import (
+    DEMO_ACCOUNT,
+    DEMO_BOT_APP_ID,
+    DEMO_CHANNEL_ID,
+    DEMO_PERSONAL_CONVERSATION_ID,
+    DEMO_TEAM_ID,
+    DEMO_TEAMS_APP_ID,
+    DEMO_TENANT_ID,
+)
 from sandbox.registry import FAKES
 from store import Store
 from tests.sandbox.test_registry import consecutive_free_ports
@@ -168,9 +178,9 @@ def test_sandbox_connect_connects_a_technicians_calendar_that_entries_reach(
     assert code == 0, err
     lines = out.splitlines()
     assert lines[0] == "created tenant acme"
-    assert lines[-2] == "created technician tech1 in tenant acme"
-    assert lines[-1].startswith(f"calendar connected for tech1 ({DEMO_ACCOUNT}): ")
-    connection_id = lines[-1].rsplit(" ", 1)[1]
+    at = lines.index("created technician tech1 in tenant acme")
+    assert lines[at + 1].startswith(f"calendar connected for tech1 ({DEMO_ACCOUNT}): ")
+    connection_id = lines[at + 1].rsplit(" ", 1)[1]
     code, users, _ = run(cli, "user", "list", "--tenant", "acme", "--json")
     [tech] = json.loads(users)
     assert (tech["username"], tech["roles"]) == ("tech1", ["Technician"])
@@ -180,7 +190,8 @@ def test_sandbox_connect_connects_a_technicians_calendar_that_entries_reach(
 
     create_entry(cli, tech["user_id"], "Swap the UPS battery", day=2)
     assert [e["subject"] for e in ms.events(DEMO_ACCOUNT)] == ["Swap the UPS battery"]
-    [token] = ms.calls("POST", TOKEN_PATH)
+    # The calendar's token (Teams' connect check asked for one with the same app too).
+    token = ms.calls("POST", TOKEN_PATH)[-1]
     assert token.body["client_id"] == first_id.get_secret_value()
     assert token.status == 200
     secrets = [token.body["client_secret"]]
@@ -189,9 +200,7 @@ def test_sandbox_connect_connects_a_technicians_calendar_that_entries_reach(
     code, out2, err2 = run(cli, "sandbox", "connect", "--tenant", "acme", "--port", str(port))
     assert code == 0, err2
     assert "created" not in out2
-    assert out2.splitlines()[-1] == (
-        f"calendar connected for tech1 ({DEMO_ACCOUNT}): {connection_id}"
-    )
+    assert f"calendar connected for tech1 ({DEMO_ACCOUNT}): {connection_id}" in out2.splitlines()
     code, calendars, _ = run(cli, "calendar", "list", "--tenant", "acme", "--json")
     assert [(c["username"], c["account"]) for c in json.loads(calendars)] == [
         ("tech1", DEMO_ACCOUNT)
@@ -214,6 +223,83 @@ def test_sandbox_connect_connects_a_technicians_calendar_that_entries_reach(
     assert secrets[0] != secrets[1]
     for secret in secrets:
         assert secret not in out + err + out2 + err2
+
+
+def run_step(cli: CliRunner, action: str, step: dict[str, str]) -> dict[str, object]:
+    code, out, err = run(cli, "run", action, "--tenant", "acme", "--input", json.dumps(step))
+    assert code == 0, out + err
+    result = json.loads(out)
+    assert result["status"] == "SUCCEEDED", result
+    output = result["output"]
+    assert isinstance(output, dict)
+    return output
+
+
+def test_sandbox_connect_connects_teams_that_notifies_messages_and_posts(
+    cli: CliRunner, store: Store, running: tuple[SandboxRun, int]
+) -> None:
+    sandbox, port = running
+    ms = sandbox.microsoft
+    adele = sandbox.seeds["microsoft"]["users"][0]["id"]
+    service_url = ms.service_url(sandbox.url("microsoft")).rstrip("/")
+    code, out, err = run(cli, "sandbox", "connect", "--tenant", "acme", "--port", str(port))
+    assert code == 0, err
+    lines = out.splitlines()
+    at = next(i for i, line in enumerate(lines) if line.startswith("connected teams "))
+    client_id = store.secrets.get("acme", "microsoft_client_id")
+    assert client_id is not None
+    assert lines[at].startswith(
+        f"connected teams for tenant acme (client_id={client_id.get_secret_value()}; "
+        f"aad_tenant={DEMO_TENANT_ID}; app_id={DEMO_TEAMS_APP_ID}; bot_app_id={DEMO_BOT_APP_ID}"
+    )
+    assert lines[at].endswith("secrets stored: teams_client_secret, teams_bot_password)")
+    assert lines[at + 1].startswith("checked: Graph token obtained for the profile app ")
+    assert lines[at + 2 :] == [
+        f"linked tech1 to Microsoft account {adele} ({DEMO_ACCOUNT})",
+        f"recorded personal conversation {DEMO_PERSONAL_CONVERSATION_ID} for Microsoft user "
+        f"{adele} at {service_url}",
+        f"recorded channel conversation {DEMO_CHANNEL_ID} in team {DEMO_TEAM_ID} for Microsoft "
+        f"user {adele} at {service_url}",
+    ]
+    code, palette, err = run(cli, "palette", "--tenant", "acme", "--json")
+    assert code == 0, err
+    assert "app:teams" in palette
+    tech = json.loads(run(cli, "user", "list", "--tenant", "acme", "--json")[1])[0]["user_id"]
+
+    # The minted app has the demo Teams app installed for Adele: the steps reach her.
+    notified = run_step(cli, "teams.notify_user", {"user_id": tech, "title": "Ticket 42"})
+    assert notified["delivered"] is True
+    [notice] = ms.notifications(adele)
+    assert notice["teamsAppId"] == DEMO_TEAMS_APP_ID
+    sent = run_step(cli, "teams.send_dm", {"user_id": tech, "message": "UPS battery swapped"})
+    assert sent["conversation_id"] == DEMO_PERSONAL_CONVERSATION_ID
+    assert [m["text"] for m in ms.personal_messages(adele)] == ["UPS battery swapped"]
+    posted = run_step(
+        cli, "teams.post_to_channel", {"channel_id": DEMO_CHANNEL_ID, "message": "Maintenance"}
+    )
+    assert posted["service_url_source"] == "team"
+    assert [m["text"] for m in ms.channel_messages(DEMO_CHANNEL_ID)] == ["Maintenance"]
+
+    # Again: fresh app credentials in the same profile, the same link and references.
+    code, out2, err2 = run(cli, "sandbox", "connect", "--tenant", "acme", "--port", str(port))
+    assert code == 0, err2
+    assert f"linked tech1 to Microsoft account {adele} ({DEMO_ACCOUNT})" in out2.splitlines()
+    [linked] = json.loads(run(cli, "teams", "users", "--tenant", "acme", "--json")[1])
+    assert (linked["username"], linked["microsoft_user_id"]) == ("tech1", adele)
+    refs = json.loads(run(cli, "teams", "reference", "list", "--tenant", "acme", "--json")[1])
+    assert sorted(r["type"] for r in refs) == ["channel", "personal"]
+    second = store.secrets.get("acme", "teams_client_secret")
+    assert second is not None
+    for text in (out, err, out2, err2):
+        assert second.get_secret_value() not in text
+        assert "patchbay-demo-bot-secret" not in text
+
+    # Another technician: the demo account stays with tech1 (one account, one user).
+    code, out3, err3 = run(
+        cli, "sandbox", "connect", "--tenant", "acme", "--port", str(port), "--user", "tech2"
+    )
+    assert code == 0, err3
+    assert f"Microsoft account {adele} stays linked to tech1" in out3
 
 
 def test_sandbox_connect_with_a_blank_user_is_one_line_and_stores_nothing(
