@@ -137,13 +137,13 @@ def _text(value: object) -> str | None:
 
 def client_secret(ctx: TenantContext, profile: Profile) -> SecretStr:
     """The profile's client secret (the tenant secret its ``client_secret_ref`` names)."""
-    name = profile.client_secret_ref
-    value = ctx.secret(name) if name else None
+    name = profile.client_secret_ref or stored.CLIENT_SECRET_NAME
+    value = ctx.secret(name)
     if value is None or not value.get_secret_value().strip():
-        raise _misconfigured(
-            NO_CLIENT_SECRET,
-            ctx.tenant_id,
-            secret=name or stored.CLIENT_SECRET_NAME,
+        raise IntegrationMisconfigured(
+            f"{NO_CLIENT_SECRET} Store it with `{CONNECT.format(tenant=ctx.tenant_id)} "
+            f"--secret {name}=@file`.",
+            details={"missing": name},
         )
     return value
 

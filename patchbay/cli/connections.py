@@ -261,10 +261,13 @@ def connect_vendor(
         require_tenant_or_exit(session, tenant)
         kind = vendor.connection or "rmm"
         stored_settings = conn.stored_settings(session, tenant, provider, kind=kind)
-        [stored] = conn.connection_states(session, tenant, [(provider, kind)])
+        [current] = conn.connection_states(session, tenant, [(provider, kind)])
     if url is None:
         # A reconnect without --url keeps the stored URL: the check must use it too.
-        url, allow_custom_host = stored.instance_url, allow_custom_host or stored.allow_custom_host
+        url, allow_custom_host = (
+            current.instance_url,
+            allow_custom_host or current.allow_custom_host,
+        )
     # What the connection will hold: the given settings over the stored ones.
     merged_settings = {**stored_settings, **given_settings}
     unset = vendor.missing_settings(merged_settings)
