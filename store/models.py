@@ -276,6 +276,8 @@ class Ticket(Base):
     source_key: Mapped[str | None] = mapped_column(String(512))
     resolution: Mapped[str | None] = mapped_column(Text)
     closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # The step that closed it: a re-run of that step answers as the first run did.
+    close_key: Mapped[str | None] = mapped_column(String(512))
     created_at: Mapped[datetime] = _created()
     updated_at: Mapped[datetime] = _updated()
 

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from store.models import TenantCounter, Ticket
 
 TICKET_COUNTER = "tickets"
+NUMBER_ATTEMPTS = 20
 
 
 def next_number(session: Session, tenant: str, counter: str = TICKET_COUNTER) -> int:
@@ -41,16 +42,35 @@ def next_number(session: Session, tenant: str, counter: str = TICKET_COUNTER) ->
     raise RuntimeError(f"could not take a number from counter {counter!r}")
 
 
-def open_ticket_with_key(session: Session, tenant: str, dedupe_key: str) -> Ticket | None:
-    """The open ticket with ``dedupe_key`` (there is at most one)."""
+def open_ticket_with_key(
+    session: Session, tenant: str, dedupe_key: str, *, lock: bool = False
+) -> Ticket | None:
+    """The open ticket with ``dedupe_key`` (there is at most one).
+
+    ``lock``: hold its row for the transaction (PostgreSQL), so a close
+    cannot commit between this read and the caller's writes; a ticket closed
+    while this waited for the lock is not returned (READ COMMITTED checks
+    ``closed_at`` again on the locked row).
+    """
+    query = select(Ticket).where(
+        Ticket.tenant == tenant,
+        Ticket.dedupe_key == dedupe_key,
+        Ticket.closed_at.is_(None),
+    )
     found: Ticket | None = session.scalar(
-        select(Ticket).where(
-            Ticket.tenant == tenant,
-            Ticket.dedupe_key == dedupe_key,
-            Ticket.closed_at.is_(None),
-        )
+        query.with_for_update().execution_options(populate_existing=True) if lock else query
     )
     return found
+
+
+def is_closed(session: Session, ticket: Ticket) -> bool:
+    """Whether ``ticket`` is closed in the database now (not in the session's copy)."""
+    closed_at = session.execute(
+        select(Ticket.closed_at).where(
+            Ticket.tenant == ticket.tenant, Ticket.ticket_id == ticket.ticket_id
+        )
+    ).scalar_one()
+    return closed_at is not None
 
 
 def insert_ticket(
@@ -62,20 +82,23 @@ def insert_ticket(
     ticket with that key first, nothing is inserted (the number is not
     spent) and that ticket is returned.
     """
-    try:
-        with session.begin_nested():
-            ticket = build(f"T-{next_number(session, tenant)}")
-            session.add(ticket)
-            session.flush()
-        return ticket, True
-    except IntegrityError:
-        key = ticket.dedupe_key
-        if key is None:
-            raise
-        existing = open_ticket_with_key(session, tenant, key)
-        if existing is None:
-            raise
-        return existing, False
+    for _ in range(NUMBER_ATTEMPTS):
+        try:
+            with session.begin_nested():
+                ticket = build(f"T-{next_number(session, tenant)}")
+                session.add(ticket)
+                session.flush()
+            return ticket, True
+        except IntegrityError:
+            key = ticket.dedupe_key
+            existing = open_ticket_with_key(session, tenant, key) if key is not None else None
+            if existing is not None:
+                return existing, False
+            # Else the number was taken by a ticket the counter did not issue (rows
+            # imported from elsewhere); the savepoint took the counter's bump back with
+            # it, so move the counter past that number for good and try the next.
+            next_number(session, tenant)
+    raise RuntimeError(f"no free ticket number after {NUMBER_ATTEMPTS} attempts")
 
 
 def new_ticket_id() -> uuid.UUID:

@@ -40,7 +40,7 @@ from integrations.tickets.models import (
     UpdateTicketInput,
 )
 from store.models import Asset, OutboxEvent, Ticket, TicketLink, TicketNote, User
-from store.tickets import insert_ticket, open_ticket_with_key
+from store.tickets import insert_ticket, is_closed, open_ticket_with_key
 from store.types import utcnow
 
 RMM_ALERT = "rmm_alert"
@@ -125,24 +125,56 @@ def _wanted_links(inp: CreateTicketInput) -> list[tuple[str, str, str, bool]]:
 def _add_links(
     session: Session, ticket: Ticket, links: Sequence[tuple[str, str, str, bool]]
 ) -> None:
-    """Add links the ticket does not have yet (a known link keeps the most eager sync_close)."""
+    """Add links the ticket does not have yet (a known link keeps the most eager sync_close).
+
+    Each insert is its own savepoint: another step adding the same link at
+    the same moment (a vendor sending one alert twice) is not an error.
+    """
     for kind, provider, external_id, sync_close in links:
         key = (ticket.tenant, ticket.ticket_id, kind, provider, external_id)
         existing = session.get(TicketLink, key)
         if existing is None:
-            session.add(
-                TicketLink(
-                    tenant=ticket.tenant,
-                    ticket_id=ticket.ticket_id,
-                    kind=kind,
-                    provider=provider,
-                    external_id=external_id,
-                    sync_close=sync_close,
-                )
-            )
-        elif sync_close and not existing.sync_close:
+            try:
+                with session.begin_nested():
+                    session.add(
+                        TicketLink(
+                            tenant=ticket.tenant,
+                            ticket_id=ticket.ticket_id,
+                            kind=kind,
+                            provider=provider,
+                            external_id=external_id,
+                            sync_close=sync_close,
+                        )
+                    )
+                continue
+            except IntegrityError:
+                existing = session.get(TicketLink, key, populate_existing=True)
+                assert existing is not None
+        if sync_close and not existing.sync_close:
             existing.sync_close = True
     session.flush()
+
+
+def _join_open_ticket(
+    session: Session, tenant: str, dedupe_key: str, links: Sequence[tuple[str, str, str, bool]]
+) -> Ticket | None:
+    """The open ticket with the key, with ``links`` added; None when there is none.
+
+    The ticket's row is locked (PostgreSQL) so a close cannot slip in between;
+    on SQLite the links' insert takes the database's write lock, after which
+    ``closed_at`` is read again: a ticket closed meanwhile gets no links (they
+    would never reach the vendor) and the caller opens a new one.
+    """
+    found = open_ticket_with_key(session, tenant, dedupe_key, lock=True)
+    if found is None:
+        return None
+    nested = session.begin_nested()
+    _add_links(session, found, links)
+    if is_closed(session, found):
+        nested.rollback()
+        return None
+    nested.commit()
+    return found
 
 
 def create_ticket(inp: CreateTicketInput, ctx: ActionContext) -> CreateTicketOutput:
@@ -157,9 +189,8 @@ def create_ticket(inp: CreateTicketInput, ctx: ActionContext) -> CreateTicketOut
             return CreateTicketOutput(ticket=_view(session, mine), created=True)
         _check_refs(session, tenant, inp.asset_id, inp.assignee_user_id)
         if inp.dedupe_key is not None:
-            found = open_ticket_with_key(session, tenant, inp.dedupe_key)
+            found = _join_open_ticket(session, tenant, inp.dedupe_key, links)
             if found is not None:
-                _add_links(session, found, links)
                 return CreateTicketOutput(ticket=_view(session, found), created=False)
 
         def build(number: str) -> Ticket:
@@ -235,13 +266,12 @@ def update_ticket(inp: UpdateTicketInput, ctx: ActionContext) -> TicketView:
                     if ticket.closed_at is not None:
                         ticket.closed_at = None
                         ticket.resolution = None
+                        ticket.close_key = None
                     ticket.status = inp.status
                 if inp.priority is not None:
                     ticket.priority = inp.priority
-                if inp.unassign:
-                    ticket.assignee_user_id = None
-                elif inp.assignee_user_id is not None:
-                    ticket.assignee_user_id = inp.assignee_user_id
+                if "assignee_user_id" in inp.model_fields_set:
+                    ticket.assignee_user_id = inp.assignee_user_id  # null: nobody
                 session.flush()
         except IntegrityError:
             session.refresh(ticket)
@@ -258,13 +288,6 @@ def close_ticket(inp: CloseTicketInput, ctx: ActionContext) -> CloseTicketOutput
     tenant = ctx.tenant_id
     with ctx.session() as session:
         ticket = _ticket(session, tenant, inp.ticket_id, lock=True)
-        if ticket.closed_at is not None:
-            return CloseTicketOutput(
-                ticket=_view(session, ticket), already_closed=True, vendor_syncs=[]
-            )
-        ticket.status = "closed"
-        ticket.closed_at = utcnow()
-        ticket.resolution = inp.resolution
         synced = list(
             session.scalars(
                 select(TicketLink).where(
@@ -274,6 +297,19 @@ def close_ticket(inp: CloseTicketInput, ctx: ActionContext) -> CloseTicketOutput
                 )
             )
         )
+        if ticket.closed_at is not None:
+            # This very step closed it before (its worker died after committing):
+            # answer as that run did; its events are already written.
+            mine = ticket.close_key == ctx.idempotency_key
+            return CloseTicketOutput(
+                ticket=_view(session, ticket),
+                already_closed=not mine,
+                vendor_syncs=[_link_view(link) for link in synced] if mine else [],
+            )
+        ticket.status = "closed"
+        ticket.closed_at = utcnow()
+        ticket.resolution = inp.resolution
+        ticket.close_key = ctx.idempotency_key
         for link in synced:
             session.add(
                 OutboxEvent(

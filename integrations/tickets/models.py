@@ -156,9 +156,10 @@ class UpdateTicketInput(TicketInput):
     )
     priority: Priority | None = Field(default=None, description="low, medium, high or critical.")
     assignee_user_id: Uuid | None = Field(
-        default=None, description="Assign it to this internal user."
+        default=None,
+        description="Assign it to this internal user; null assigns it to nobody (left out: "
+        "unchanged).",
     )
-    unassign: bool = Field(default=False, description="True: assign it to nobody.")
 
 
 class CloseTicketInput(TicketInput):

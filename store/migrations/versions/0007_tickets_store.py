@@ -89,6 +89,7 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("source_key", sa.String(length=512), nullable=True))
         batch_op.add_column(sa.Column("resolution", sa.Text(), nullable=True))
         batch_op.add_column(sa.Column("closed_at", sa.DateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column("close_key", sa.String(length=512), nullable=True))
         batch_op.create_index(
             "uq_tickets_open_dedupe_key",
             ["tenant", "dedupe_key"],
@@ -110,6 +111,7 @@ def downgrade() -> None:
             postgresql_where=sa.text("closed_at IS NULL AND dedupe_key IS NOT NULL"),
             sqlite_where=sa.text("closed_at IS NULL AND dedupe_key IS NOT NULL"),
         )
+        batch_op.drop_column("close_key")
         batch_op.drop_column("closed_at")
         batch_op.drop_column("resolution")
         batch_op.drop_column("source_key")
