@@ -12,7 +12,7 @@ from __future__ import annotations
 import itertools
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Self
 
 import httpx
 from pydantic import SecretStr
@@ -147,6 +147,38 @@ class LoopbackHarness(VendorHarness):
     """
 
     url: str
+
+    @classmethod
+    def served(
+        cls,
+        url: str,
+        *,
+        store: Store,
+        settings: Settings,
+        catalog: Catalog,
+        provider: str,
+        tenant: str,
+        fake_clock: ManualClock,
+        **fields: Any,
+    ) -> Self:
+        """The harness for the fake served at ``url``, in sandbox mode (loopback allowed).
+
+        Leases of 30 s and 3 attempts; ``fields``: the subclass's own (its fake, seed).
+        """
+        return cls(
+            store=store,
+            settings=settings.model_copy(
+                update={"sandbox": True, "lease_seconds": 30.0, "max_attempts": 3}
+            ),
+            catalog=catalog,
+            provider=provider,
+            tenant=tenant,
+            # Never used: the pipeline has no in-process transport (see ``pipeline``).
+            transport=httpx.MockTransport(lambda request: httpx.Response(599)),
+            fake_clock=fake_clock,
+            url=url,
+            **fields,
+        )
 
     def pipeline(self, transport: httpx.BaseTransport | None = None) -> Pipeline:
         """A pipeline with no in-process transport: requests go over loopback HTTP."""

@@ -17,7 +17,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
 import pytest
 
 from catalog.registration import Catalog
@@ -114,19 +113,16 @@ def hunt(store: Store, settings: Settings) -> Iterator[HuntressHarness]:
     fake.add_key(account, key=CANARY_KEY, secret=CANARY_SECRET)
     fake.add_key(account, kind="account", key=CANARY_READ_ONLY_KEY, secret=CANARY_READ_ONLY_SECRET)
     with fake.serve() as server:
-        harness = HuntressHarness(
+        harness = HuntressHarness.served(
+            server.base_url,
             store=store,
-            settings=settings.model_copy(
-                update={"sandbox": True, "lease_seconds": 30.0, "max_attempts": 3}
-            ),
+            settings=settings,
             catalog=huntress_catalog(),
             provider="huntress",
             tenant=TENANT,
-            transport=httpx.MockTransport(lambda request: httpx.Response(599)),  # never used
             fake_clock=fake_clock,
             fake=fake,
             seed=seed,
-            url=server.base_url,
         )
         harness.connect(
             server.base_url + "/",

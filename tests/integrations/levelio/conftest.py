@@ -134,19 +134,16 @@ def level(store: Store, settings: Settings) -> Iterator[LevelHarness]:
     fake.add_api_key(CANARY_KEY, write=True)
     fake.add_api_key(CANARY_READ_ONLY_KEY, write=False)
     with fake.serve() as server:
-        harness = LevelHarness(
+        harness = LevelHarness.served(
+            server.base_url,
             store=store,
-            settings=settings.model_copy(
-                update={"sandbox": True, "lease_seconds": 30.0, "max_attempts": 3}
-            ),
+            settings=settings,
             catalog=level_catalog(),
             provider="levelio",
             tenant=TENANT,
-            transport=httpx.MockTransport(lambda request: httpx.Response(599)),  # never used
             fake_clock=fake_clock,
             fake=fake,
             seed=seed,
-            url=server.base_url,
         )
         harness.connect(server.base_url + "/", {"levelio_api_key": CANARY_KEY})
         yield harness

@@ -13,7 +13,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
 import pytest
 
 from catalog.registration import Catalog
@@ -59,19 +58,16 @@ def tactical(store: Store, settings: Settings) -> Iterator[TacticalHarness]:
     seed = fake.seed_demo()
     fake.add_api_key(seed["username"], CANARY_KEY)
     with fake.serve() as server:
-        harness = TacticalHarness(
+        harness = TacticalHarness.served(
+            server.base_url,
             store=store,
-            settings=settings.model_copy(
-                update={"sandbox": True, "lease_seconds": 30.0, "max_attempts": 3}
-            ),
+            settings=settings,
             catalog=tactical_catalog(),
             provider="tacticalrmm",
             tenant=TENANT,
-            transport=httpx.MockTransport(lambda request: httpx.Response(599)),  # never used
             fake_clock=fake_clock,
             fake=fake,
             seed=seed,
-            url=server.base_url,
         )
         harness.connect(server.base_url + "/", {"tacticalrmm_api_key": CANARY_KEY})
         yield harness

@@ -27,7 +27,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-import httpx
 import pytest
 from pydantic import SecretStr
 from sqlalchemy import delete
@@ -263,19 +262,16 @@ def harness(
     """``acme`` connected to Teams on the served fake, its people linked, two references."""
     fake, fake_clock, seed = fake_microsoft
     with fake.serve() as server:
-        h = TeamsHarness(
+        h = TeamsHarness.served(
+            server.base_url,
             store=store,
-            settings=settings.model_copy(
-                update={"sandbox": True, "lease_seconds": 30.0, "max_attempts": 3}
-            ),
+            settings=settings,
             catalog=teams_catalog(),
             provider="teams",
             tenant=TENANT,
-            transport=httpx.MockTransport(lambda request: httpx.Response(599)),  # never used
             fake_clock=fake_clock,
             fake=fake,
             seed=seed,
-            url=server.base_url,
         )
         with store.sessions.begin() as session:
             create_tenant(session, TENANT)
