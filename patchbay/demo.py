@@ -19,6 +19,7 @@ from typing import Any
 
 from pydantic import SecretStr
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from catalog.designer import palette, step_status
@@ -28,6 +29,7 @@ from executor.embedded import EmbeddedWorker
 from executor.results import InvocationResult
 from executor.settings import Settings
 from patchbay.sandboxes import SandboxRun, start_sandbox
+from recipes import RECIPES, RecipeFailed, RecipeRun, StepFailed, StepRecord
 from store import connections as conn
 from store.calendars import connect_calendar
 from store.tenants import create_tenant
@@ -102,6 +104,14 @@ class Demo:
         )
         return outcome
 
+    def recipe_step(self, record: StepRecord) -> None:
+        colour = "green" if record.succeeded else "red"
+        how = ", replayed" if record.replayed else ""
+        self.say(
+            f"[{colour}]{record.status}[/] {escape(record.path)} "
+            f"[dim]({record.action_id}, {record.duration:.1f}s{how})[/]"
+        )
+
     def ledger(self, executor: Executor) -> None:
         table = Table("key", "action", "status", "attempt", title="Invocation ledger")
         for r in reversed(executor.invocations(DEMO_TENANT)):
@@ -144,7 +154,7 @@ def run_demo(console: Console, settings: Settings | None = None) -> int:
         if "app:ninjaone" not in after:
             problems.append("NinjaOne tile missing after connecting")
 
-        console.rule("Recipe: disk-full self-remediation")
+        console.rule("Step by step: a device, its scripts, a script's result, an alert")
         run = f"demo-{uuid.uuid4().hex[:6]}"
         found = demo.step(
             executor,
@@ -305,7 +315,7 @@ def run_demo(console: Console, settings: Settings | None = None) -> int:
         demo.say(f"existing step: badge [yellow]{status.badge}[/], banner '{status.banner}'")
         again = demo.step(
             executor,
-            "the recipe's last step again",
+            "the alert reset again",
             "ninjaone.alerts.reset",
             reset_input,
             f"{run}-rerun:root.steps[4]",
@@ -314,6 +324,9 @@ def run_demo(console: Console, settings: Settings | None = None) -> int:
         demo.say(f"→ {code}: {(again.error or {}).get('message')}")
         if code != "INTEGRATION_INACTIVE":
             problems.append(f"expected INTEGRATION_INACTIVE, got {code}")
+        _disk_full_recipe(
+            demo, runtime, executor, sandbox, device_id, laptop["hostname"], script["id"], problems
+        )
         demo.ledger(executor)
     return _finish(console, demo, problems)
 
@@ -369,6 +382,69 @@ def _tactical_rmm(
         if not outcome.succeeded:
             problems.append(f"{outcome.action_id} {outcome.status}: {outcome.error}")
     return True
+
+
+def _disk_full_recipe(
+    demo: Demo,
+    runtime: ExecutorRuntime,
+    executor: Executor,
+    sandbox: SandboxRun,
+    device_id: int,
+    hostname: str,
+    script_id: int,
+    problems: list[str],
+) -> None:
+    """The finale: NinjaOne is back, the laptop's disk fills up again, the recipe heals it.
+
+    ``patchbay recipe run disk-full`` in-process: a ticket, the cleanup script
+    and its output on the ticket, the alert reset and the ticket closed. Then
+    the same run id again: every step is replayed from the ledger and
+    NinjaOne hears nothing new.
+    """
+    demo.console.rule("Recipe: disk-full self-heal (patchbay recipe run disk-full)")
+    with runtime.store.sessions.begin() as session:
+        conn.connect(session, DEMO_TENANT, "ninjaone", instance_url=sandbox.url("ninjaone"))
+    alert = sandbox.ninjaone.add_alert(
+        device_id,
+        message="Disk C: has less than 5% free space",
+        source_type="CONDITION_AGENT_DISK_FREE_SPACE",
+        source_name="Disk free space",
+    )
+    demo.say(f"reconnected NinjaOne; new alert on {hostname}: {alert['message']}")
+    recipe = RECIPES["disk-full"]
+    data = {
+        "device_id": str(device_id),
+        "script_id": script_id,
+        "alert_id": alert["uid"],
+        "hostname": hostname,
+    }
+    run_id = f"demo-disk-full-{uuid.uuid4().hex[:6]}"
+    runs_before = len(sandbox.ninjaone.script_runs)
+    resets_before = len(sandbox.ninjaone.alert_resets)
+    outcomes = []
+    for attempt in ("first run", "the same run id again"):
+        demo.say(f"recipe disk-full, {attempt} ({run_id})")
+        run = RecipeRun(executor, DEMO_TENANT, run_id, on_step=demo.recipe_step)
+        try:
+            outcomes.append(recipe.execute(run, data))
+        except (StepFailed, RecipeFailed) as exc:
+            problems.append(f"recipe disk-full: {exc}")
+            return
+    outcome = outcomes[0]
+    done = [
+        f"ticket {outcome['ticket_number']} " + ("closed" if outcome["ticket_closed"] else "open"),
+        "alert reset" if outcome["alert_reset"] else "alert still active",
+    ]
+    verdict = "fixed" if outcome["fixed"] else "not fixed"
+    demo.say(f"→ {verdict} ({outcome['why']}): {', '.join(done)}")
+    runs = len(sandbox.ninjaone.script_runs) - runs_before
+    resets = len(sandbox.ninjaone.alert_resets) - resets_before
+    demo.say(f"NinjaOne received [bold]{runs}[/] script run and {resets} alert reset for 2 runs")
+    if not (outcome["fixed"] and outcome["ticket_closed"] and outcome["alert_reset"]):
+        problems.append(f"the disk-full recipe did not heal the disk: {outcome}")
+    replayed = all(step.replayed for step in run.steps)
+    if (runs, resets) != (1, 1) or outcomes[1] != outcome or not replayed:
+        problems.append(f"the recipe's second run was not a replay: {runs} runs, {resets} resets")
 
 
 def _wait_for_event(sandbox: SandboxRun, upn: str, timeout: float = 20.0) -> list[dict[str, Any]]:

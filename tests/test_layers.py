@@ -15,7 +15,16 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-OURS = {"actionkit", "catalog", "executor", "integrations", "store", "sandbox", "patchbay"}
+OURS = {
+    "actionkit",
+    "catalog",
+    "executor",
+    "integrations",
+    "store",
+    "sandbox",
+    "patchbay",
+    "recipes",
+}
 
 ALLOWED: dict[str, set[str]] = {
     "actionkit": set(),
@@ -24,6 +33,8 @@ ALLOWED: dict[str, set[str]] = {
     "integrations": {"actionkit", "store", "catalog"},
     "executor": {"actionkit", "store", "catalog"},
     "sandbox": set(),
+    # A workflow engine's side: it only enqueues steps and reads their outcomes.
+    "recipes": {"actionkit", "executor"},
 }
 EXCEPTIONS = {
     # The one place that lists the integrations to build the catalog from.

@@ -89,6 +89,20 @@ COMMANDS: dict[str, Cmd | Sub] = {
             ),
         },
     ),
+    "recipe": Sub(
+        "Recipes: MSP workflows run step by step through the executor, resumable by run id.",
+        {
+            "list": Cmd(
+                "patchbay.cli.recipes:list_cmd",
+                "The recipes: name, what each does, its input fields (* required).",
+            ),
+            "run": Cmd(
+                "patchbay.cli.recipes:run_cmd",
+                "Run a recipe step by step, printing each step and the outcome (exit 0, 1 "
+                "failed, 2 usage).",
+            ),
+        },
+    ),
     "sandbox": Cmd(
         f"{SANDBOX}:sandbox_app",
         "Serve every fake vendor on loopback until Ctrl-C, and print how to connect to them.",

@@ -151,7 +151,7 @@ def flower_cmd(
     runtime.app.start(["flower", f"--port={port}", f"--address={address}"])
 
 
-def _read_input(raw: str) -> Any:
+def read_input(raw: str) -> Any:
     """``--input``: JSON text, ``@file.json``, or ``-`` for standard input."""
     text = raw
     if raw == "-":
@@ -198,7 +198,7 @@ def run_cmd(
     try:
         if not timeout > 0:
             raise UsageError(f"--timeout must be more than 0 seconds, not {timeout:g}")
-        data = _read_input(input_)
+        data = read_input(input_)
     except UsageError as exc:
         fail_usage(str(exc))
     settings = load_settings()
@@ -249,7 +249,7 @@ def run_cmd(
             if worker is not None:
                 # In-process, the worker stops with this command: let the steps the
                 # outcome triggered (outbox subscriptions, e.g. calendar sync) finish.
-                _wait_for_follow_ups(executor, tenant, timeout)
+                wait_for_follow_ups(executor, tenant, timeout)
         except TimeoutError as exc:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(1) from None
@@ -339,7 +339,7 @@ def wait_for_outcome(
         interval = min(interval * 1.3, 0.25)
 
 
-def _wait_for_follow_ups(executor: Any, tenant: str, timeout: float) -> None:
+def wait_for_follow_ups(executor: Any, tenant: str, timeout: float) -> None:
     relay = executor.runtime.outbox_relay()
     for relayed in relay.relay_once():
         for follow_up in relayed.handles:

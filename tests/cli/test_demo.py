@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 from pathlib import Path
 
@@ -39,6 +40,14 @@ def test_demo_runs_to_completion_twice_in_its_own_data_directory(
         assert "SUCCEEDED run `hostname` on CONTOSO-DC01 (tacticalrmm.agents.run_command" in text
         assert "output: 'CONTOSO-DC01\\r\\n'" in text
         assert "disconnected NinjaOne and Tactical RMM" in text
+        # It ends with the disk-full recipe, then the same run id again: all replayed.
+        assert "Recipe: disk-full self-heal (patchbay recipe run disk-full)" in text
+        assert "SUCCEEDED disk_full.run_cleanup (ninjaone.devices.run_script" in text
+        assert re.search(
+            r"SUCCEEDED disk_full\.close_ticket \(tickets\.close, [\d.]+s, replayed\)", text
+        )
+        assert "→ fixed (exit code 0): ticket T-1 closed, alert reset" in text
+        assert "NinjaOne received 1 script run and 1 alert reset for 2 runs" in text
         assert "demo done" in text
     store = Store.from_settings(settings)
     try:
