@@ -277,6 +277,7 @@ class Executor:
         since: datetime | None = None,
         action_id: str | None = None,
         limit: int = 200,
+        offset: int = 0,
     ) -> list[InvocationResult]:
         """Recorded steps of a tenant, newest first, filtered in the query (``Ledger.list``)."""
         rows = self.runtime.pipeline.ledger.list(
@@ -286,6 +287,7 @@ class Executor:
             since=since,
             action_id=action_id,
             limit=limit,
+            offset=offset,
         )
         return [outcome_from_row(r) for r in rows]
 

@@ -290,9 +290,11 @@ class Ledger:
         since: datetime | None = None,
         action_id: str | None = None,
         limit: int = 200,
+        offset: int = 0,
     ) -> list[RowSnapshot]:
         """Rows of a tenant, newest first: optionally of one run or action, in one of
-        ``statuses``, created or changed at or after ``since``; at most ``limit``."""
+        ``statuses``, created or changed at or after ``since``; at most ``limit``,
+        after skipping ``offset`` (a page)."""
         query = select(*_COLUMNS).where(Row.tenant == tenant_id)
         if run_id is not None:
             query = query.where(Row.run_id == run_id)
@@ -302,7 +304,9 @@ class Ledger:
             query = query.where(Row.updated_at >= since)
         if action_id is not None:
             query = query.where(Row.action_id == action_id)
-        query = query.order_by(Row.created_at.desc(), Row.idempotency_key).limit(limit)
+        query = (
+            query.order_by(Row.created_at.desc(), Row.idempotency_key).limit(limit).offset(offset)
+        )
         with self._engine.connect() as conn:
             return [RowSnapshot.of(r) for r in conn.execute(query)]
 

@@ -342,6 +342,23 @@ class TicketLink(Base):
     )
 
 
+class ApiToken(Base):
+    """A tenant-scoped API token: ``token_hash`` is its SHA-256, the token is never stored."""
+
+    __tablename__ = "api_tokens"
+
+    tenant: Mapped[str] = mapped_column(String(64), _tenant_fk(), primary_key=True)
+    token_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    name: Mapped[str] = mapped_column(String(255), nullable=False)
+    scope: Mapped[str] = mapped_column(String(16), nullable=False)
+    token_hash: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
+    created_at: Mapped[datetime] = _created()
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    last_used_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+    __table_args__ = (CheckConstraint("scope IN ('read', 'run', 'admin')", name="scope"),)
+
+
 class TenantCounter(Base):
     """A per-tenant sequence (``tickets``: the next ticket number), bumped in one UPDATE."""
 

@@ -24,6 +24,7 @@ OURS = {
     "sandbox",
     "patchbay",
     "recipes",
+    "api",
 }
 
 ALLOWED: dict[str, set[str]] = {
@@ -35,6 +36,8 @@ ALLOWED: dict[str, set[str]] = {
     "sandbox": set(),
     # A workflow engine's side: it only enqueues steps and reads their outcomes.
     "recipes": {"actionkit", "executor"},
+    # The HTTP API only calls down.
+    "api": {"actionkit", "store", "catalog", "executor", "integrations"},
 }
 EXCEPTIONS = {
     # The one place that lists the integrations to build the catalog from.

@@ -103,6 +103,27 @@ COMMANDS: dict[str, Cmd | Sub] = {
             ),
         },
     ),
+    "serve": Cmd(
+        "patchbay.cli.api:serve_cmd",
+        "Serve the HTTP API (with the in-process worker on the embedded default).",
+    ),
+    "token": Sub(
+        "Tenant API tokens for the HTTP API.",
+        {
+            "create": Cmd(
+                "patchbay.cli.api:token_create",
+                "Create an API token for a tenant and print it once (only its hash is stored).",
+            ),
+            "list": Cmd(
+                "patchbay.cli.api:token_list",
+                "The tenant's API tokens (ids, names, scopes, when made, revoked and last used).",
+            ),
+            "revoke": Cmd(
+                "patchbay.cli.api:token_revoke",
+                "Revoke one of the tenant's API tokens (requests with it are 401 from now on).",
+            ),
+        },
+    ),
     "sandbox": Cmd(
         f"{SANDBOX}:sandbox_app",
         "Serve every fake vendor on loopback until Ctrl-C, and print how to connect to them.",

@@ -1,0 +1,1 @@
+"""patchbay's HTTP API, the vendors' inbound endpoints and the console (FastAPI)."""
