@@ -8,6 +8,7 @@ any route reads it.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from fastapi import FastAPI
@@ -17,8 +18,14 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from actionkit.errors import ActionFailure
 from api.context import ApiContext
-from api.errors import ApiError, on_action_failure, on_http_exception, on_request_validation
-from api.errors import payload_of as _payload_of
+from api.errors import (
+    ApiError,
+    on_action_failure,
+    on_http_exception,
+    on_request_validation,
+    on_unexpected,
+    payload_of,
+)
 from api.routes import v1_router
 
 VERSION = "1"
@@ -27,8 +34,11 @@ VERSION = "1"
 class BodyLimit:
     """ASGI middleware: a request body over ``limit`` bytes is 413 before the route sees it.
 
-    Checks ``Content-Length`` first, and counts the bytes as they arrive
-    (a chunked body names no length).
+    A declared ``Content-Length`` over the limit is refused unread; otherwise
+    the body is read here, counting the bytes as they arrive (a chunked body
+    declares no length), and handed on whole once it is known to fit. Reading
+    it first (at most ``limit`` bytes) keeps the refusal out of the app's own
+    body parsing, which would turn any error there into a 400.
     """
 
     def __init__(self, app: ASGIApp, limit: int) -> None:
@@ -43,40 +53,48 @@ class BodyLimit:
         if declared is not None and declared.isdigit() and int(declared) > self.limit:
             await self._refuse(send)
             return
+        chunks: list[bytes] = []
         seen = 0
-
-        async def counted() -> Message:
-            nonlocal seen
+        while True:
             message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > self.limit:
-                    raise _TooLarge
-            return message
+            if message["type"] != "http.request":
+                # The client left before sending its body: nothing to answer.
+                return
+            chunk: bytes = message.get("body", b"")
+            seen += len(chunk)
+            if seen > self.limit:
+                await self._refuse(send)
+                return
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        replayed = False
 
-        try:
-            await self.app(scope, counted, send)
-        except _TooLarge:
-            await self._refuse(send)
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+            return await receive()  # after the body: the disconnect, when it comes
+
+        await self.app(scope, replay, send)
 
     async def _refuse(self, send: Send) -> None:
-        import json
-
-        body = json.dumps(
-            _payload_of(ApiError("PAYLOAD_TOO_LARGE", f"request body over {self.limit} bytes"))
-        ).encode()
+        error = ApiError("PAYLOAD_TOO_LARGE", f"request body over {self.limit} bytes")
+        body = json.dumps(payload_of(error)).encode()
         await send(
             {
                 "type": "http.response.start",
                 "status": 413,
-                "headers": [(b"content-type", b"application/json")],
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                    # The rest of the body is not read: this connection cannot carry another.
+                    (b"connection", b"close"),
+                ],
             }
         )
         await send({"type": "http.response.body", "body": body})
-
-
-class _TooLarge(Exception):
-    pass
 
 
 def create_app(ctx: ApiContext) -> FastAPI:
@@ -90,6 +108,7 @@ def create_app(ctx: ApiContext) -> FastAPI:
     app.add_exception_handler(ActionFailure, on_action_failure)
     app.add_exception_handler(RequestValidationError, on_request_validation)
     app.add_exception_handler(StarletteHTTPException, on_http_exception)
+    app.add_exception_handler(Exception, on_unexpected)
     app.include_router(v1_router(ctx))
     for router in _inbound_routers(ctx):
         app.include_router(router)

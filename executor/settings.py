@@ -131,6 +131,14 @@ class Settings(StoreSettings):
             "sandbox mode on its own."
         ),
     )
+    bot_openid_metadata_url: str = Field(
+        default="https://login.botframework.com/v1/.well-known/openidconfiguration",
+        description=(
+            "The Bot Framework's OpenID metadata, whose keys verify the tokens on requests to "
+            "the Teams bot's messaging endpoint. Only `login.botframework.com` over https, or "
+            "(sandbox mode only) a loopback fake's."
+        ),
+    )
     flower_basic_auth: SecretStr | None = Field(
         default=None,
         description=(

@@ -11,6 +11,8 @@ complete local system.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated, Any
 
 import typer
@@ -113,7 +115,11 @@ def serve_cmd(
     host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", help="Port to listen on.")] = DEFAULT_PORT,
 ) -> None:
-    """Serve the HTTP API (with the in-process worker on the embedded default)."""
+    """Serve the HTTP API (with the in-process worker on the embedded default).
+
+    Ctrl-C or SIGTERM stops it cleanly: the server drains its requests, then the
+    in-process worker finishes the steps it is running, and it exits 0.
+    """
     import uvicorn
 
     from api.app import create_app
@@ -123,14 +129,52 @@ def serve_cmd(
 
     if not 0 < port < 65536:
         fail_usage(f"--port must be 1-65535, not {port}")
+    _check_free(host, port)
     runtime = executor_runtime("patchbay serve", allow_embedded=True)
     worker = EmbeddedWorker(runtime.app).start() if runtime.settings.embedded else None
     try:
         app = create_app(ApiContext(Executor(runtime)))
         where = "with the in-process worker" if worker else "on the shared broker"
         typer.echo(f"patchbay API on http://{host}:{port} ({where}); /openapi.json, /docs")
-        uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+        server = uvicorn.Server(
+            uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False)
+        )
+        with _signals_end_the_server():
+            server.run()
     finally:
         if worker is not None:
             worker.stop()
         runtime.close()
+
+
+def _check_free(host: str, port: int) -> None:
+    """Exit 2 in one line when ``host:port`` cannot be listened on (in use, no such address)."""
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+        family, kind, proto, _, address = infos[0]
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind(address)
+    except OSError as exc:
+        fail_usage(f"cannot listen on {host}:{port}: {exc.strerror or exc}")
+
+
+@contextmanager
+def _signals_end_the_server() -> Iterator[None]:
+    """SIGINT and SIGTERM end the server and nothing more while it runs.
+
+    uvicorn shuts down on either, then raises the signal again under the handler
+    it found: the default one would kill the process (SIGTERM) or raise
+    KeyboardInterrupt (SIGINT) before the worker is stopped and the store closed.
+    """
+    import signal
+
+    handled = (signal.SIGINT, signal.SIGTERM)
+    before = {sig: signal.signal(sig, lambda *_: None) for sig in handled}
+    try:
+        yield
+    finally:
+        for sig, handler in before.items():
+            signal.signal(sig, handler)

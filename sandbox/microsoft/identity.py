@@ -45,6 +45,15 @@ when sent. Checked in this order:
   ``/.default``: 400 ``invalid_scope`` AADSTS1002012; unknown resource or
   scopes of several resources: 400 ``invalid_scope`` AADSTS70011 (the docs'
   example).
+
+Bot Framework signing keys
+--------------------------
+The identity platform also stands in for ``login.botframework.com``, which
+publishes the keys the Bot Connector signs its requests to bots with (OpenID
+metadata at ``GET /v1/.well-known/openidconfiguration``, keys at ``GET
+/v1/.well-known/keys``) and signs those requests' tokens
+(:meth:`IdentityPlatform.sign_bot_activity`): see
+:mod:`sandbox.microsoft.botframework`.
 """
 
 from __future__ import annotations
@@ -62,7 +71,8 @@ from typing import Any
 
 import httpx
 
-from sandbox.core import FakeVendor, SandboxRequest, json_response, route
+from sandbox.core import SandboxRequest, json_response, route
+from sandbox.microsoft.botframework import BotFrameworkSigning
 from sandbox.microsoft.common import (
     BOT_FRAMEWORK_RESOURCE,
     GRAPH_APP_ID,
@@ -99,12 +109,14 @@ class _Tenant:
     apps: dict[str, _App] = field(default_factory=dict)
 
 
-class IdentityPlatform(FakeVendor):
+class IdentityPlatform(BotFrameworkSigning):
     """The token endpoint of ``login.microsoftonline.com``, with its directory and tokens.
 
     A part of :class:`~sandbox.microsoft.FakeMicrosoft`, which serves it next
     to Graph. ``token_lifetime``: seconds an access token lives
-    (``expires_in`` and ``ext_expires_in``).
+    (``expires_in`` and ``ext_expires_in``). It also publishes the Bot
+    Framework's signing keys and signs the Bot Connector's tokens
+    (:class:`~sandbox.microsoft.botframework.BotFrameworkSigning`).
     """
 
     def __init__(self, *, token_lifetime: float, **kwargs: Any) -> None:
