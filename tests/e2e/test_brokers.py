@@ -42,6 +42,8 @@ CREATE = "widgets.widgets.create"
 # The sweeper (if the workers run one) re-publishes QUEUED steps after this
 # long; far beyond these tests, so what they prove is the broker's doing.
 NO_REDRIVE = {"PATCHBAY_REDRIVE_AFTER": "3600"}
+# A sweeper that re-publishes a QUEUED step (whose queue is empty) 4 s after it was queued.
+SWEEPING = {"PATCHBAY_SWEEP_INTERVAL": "1", "PATCHBAY_REDRIVE_AFTER": "4"}
 
 
 @pytest.fixture
@@ -66,9 +68,15 @@ def private_redis(tmp_path: Path) -> Iterator[RedisServer]:
 def private_redis_cluster(
     postgres_schema: str, tmp_path: Path, private_redis: RedisServer
 ) -> Iterator[Cluster]:
-    """Broker on the private Redis; results and throttle on the shared test Redis."""
+    """Broker on the private Redis; results and throttle on the shared test Redis.
+
+    The sweeper runs with a short re-drive: kombu's Redis transport pops a
+    message (BRPOP) before it records it as unacknowledged, so a broker killed
+    between the two loses that one message even with every write fsynced. Not
+    losing it is the ledger sweeper's job, and this is what it is for.
+    """
     yield from make_cluster(
-        postgres_schema, tmp_path, broker_url=private_redis.url, extra_env=NO_REDRIVE
+        postgres_schema, tmp_path, broker_url=private_redis.url, extra_env=SWEEPING
     )
 
 
