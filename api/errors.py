@@ -30,6 +30,7 @@ STATUS_OF: dict[str, int] = {
     "NOT_FOUND": 404,
     "IDEMPOTENCY_CONFLICT": 409,
     "CONFLICT": 409,
+    "CONNECTION_CHECK_FAILED": 422,
     "UNAUTHENTICATED": 401,
     "FORBIDDEN": 403,
     "PAYLOAD_TOO_LARGE": 413,
@@ -71,9 +72,11 @@ _DESCRIPTIONS = {
     401: "No API token, or an unknown or revoked one (UNAUTHENTICATED).",
     403: "The token's scope does not allow this request (FORBIDDEN).",
     404: "No such object for the token's tenant (NOT_FOUND, UNKNOWN_ACTION).",
-    409: "The idempotency key was first used with another request (IDEMPOTENCY_CONFLICT).",
+    409: "The idempotency key was first used with another request (IDEMPOTENCY_CONFLICT), "
+    "or the request conflicts with what is stored (CONFLICT).",
     413: "The request body is over the limit (PAYLOAD_TOO_LARGE).",
-    422: "The request failed validation; details.field names what (VALIDATION_ERROR).",
+    422: "The request failed validation; details.field names what (VALIDATION_ERROR). A "
+    "vendor's connection check that failed is CONNECTION_CHECK_FAILED.",
     503: "The broker did not accept the step; send it again (BROKER_UNAVAILABLE).",
 }
 
@@ -128,6 +131,8 @@ async def on_request_validation(request: Request, exc: Exception) -> JSONRespons
         loc = list(first.get("loc", ()))
         if loc and loc[0] in _LOCATIONS:
             loc = loc[1:]
+        # A mapping's key that failed (its pattern): name the key, not pydantic's marker.
+        loc = [p for p in loc if p != "[key]"]
         where = ".".join(str(p) for p in loc) or "body"
     return error_response(
         ValidationFailed(f"{where}: {first.get('msg', 'invalid request')}", field=where)

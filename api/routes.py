@@ -21,6 +21,7 @@ from starlette.concurrency import run_in_threadpool
 
 from actionkit.errors import NotFound, UnknownAction, ValidationFailed
 from api.auth import AuthFirstRoute, requires
+from api.connections import connection_routes
 from api.context import ApiContext
 from api.errors import ApiError, error_responses
 from catalog.designer import (
@@ -400,4 +401,5 @@ def v1_router(ctx: ApiContext) -> APIRouter:
             next_offset=offset + limit if more else None,
         )
 
+    connection_routes(router, ctx)
     return router

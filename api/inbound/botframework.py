@@ -179,8 +179,14 @@ class ConnectorTokenVerifier:
 
     # -- verification ---------------------------------------------------------------------
 
-    def verify(self, token: str, *, service_url: str, channel_id: str | None) -> ConnectorToken:
+    def verify(
+        self, token: str, *, service_url: str | None, channel_id: str | None
+    ) -> ConnectorToken:
         """The token's claims if it passes rules 2, 3 and 5 to 7 and the endorsement check.
+
+        ``service_url`` None (a body with none to compare): every rule but the
+        serviceurl claim's value, so a caller learns whether the token is good
+        before it is told anything about its body.
 
         Raises :class:`TokenRefused` or, with no keys to verify against,
         :class:`KeysUnavailable`.
@@ -234,7 +240,7 @@ class ConnectorTokenVerifier:
         )
         if claimed is None:
             raise TokenRefused("missing_claim", "the token has no serviceurl claim")
-        if claimed != service_url:
+        if service_url is not None and claimed != service_url:
             raise TokenRefused(
                 "service_url_mismatch",
                 "the token's serviceurl claim is not the activity's serviceUrl",

@@ -10,12 +10,13 @@ In this order, and nothing is recorded unless every step passes:
 
 1. a body over the API's limit -> 413 (``Content-Length`` first, then counted);
 2. no ``Authorization: Bearer <JWT>`` -> 401 ``missing``/``malformed``;
-3. the body is a JSON object with a string ``serviceUrl`` -> else 400;
-4. the token verifies (:mod:`api.inbound.botframework`: signature against the
+3. the token verifies (:mod:`api.inbound.botframework`: signature against the
    Bot Framework's published keys, issuer, lifetime with 5 minutes' skew,
    ``serviceurl`` claim = the activity's ``serviceUrl``) -> else 401 with a
    short reason in ``details.reason``; a key not endorsed for the activity's
    ``channelId`` -> 403; keys not fetchable -> 503;
+4. the body is a JSON object with a string ``serviceUrl`` (the one the
+   token's claim names) -> else 400;
 5. the tenant's Teams integration is connected (the ``teams`` add-on active
    and the install ``active``, as the catalog decides) with a bot app id ->
    else 404 (an unknown tenant answers the same);
@@ -180,15 +181,22 @@ def receive_activity(
     ctx: ApiContext, verifier: ConnectorTokenVerifier, tenant: str, token: str, body: bytes
 ) -> bool:
     """Verify and record one activity (module docstring); True when a reference was recorded."""
-    data = _envelope(body)
+    malformed: InboundRefused | None = None
+    try:
+        data = _envelope(body)
+    except InboundRefused as exc:
+        # The token is judged first: an unverified caller learns nothing about its body.
+        data, malformed = {}, exc
     try:
         verified = verifier.verify(
-            token, service_url=data["serviceUrl"], channel_id=data.get("channelId")
+            token, service_url=data.get("serviceUrl"), channel_id=data.get("channelId")
         )
     except TokenRefused as exc:
         raise InboundRefused(exc.status, exc.reason, exc.message) from None
     except KeysUnavailable as exc:
         raise InboundRefused(503, "keys_unavailable", str(exc)) from None
+    if malformed is not None:
+        raise malformed
     with ctx.store.sessions.begin() as session:
         row = session.get(TeamsIntegration, tenant)
         bot_app_id = (row.bot_id or "").strip() if row is not None else ""

@@ -124,6 +124,7 @@ def serve_cmd(
 
     from api.app import create_app
     from api.context import ApiContext
+    from api.inbound.botframework import MetadataURLRefused
     from executor.api import Executor
     from executor.embedded import EmbeddedWorker
 
@@ -133,7 +134,10 @@ def serve_cmd(
     runtime = executor_runtime("patchbay serve", allow_embedded=True)
     worker = EmbeddedWorker(runtime.app).start() if runtime.settings.embedded else None
     try:
-        app = create_app(ApiContext(Executor(runtime)))
+        try:
+            app = create_app(ApiContext(Executor(runtime)))
+        except MetadataURLRefused as exc:  # a bot metadata URL off Microsoft's hosts
+            fail_usage(f"configuration: {exc}")
         where = "with the in-process worker" if worker else "on the shared broker"
         typer.echo(f"patchbay API on http://{host}:{port} ({where}); /openapi.json, /docs")
         server = uvicorn.Server(

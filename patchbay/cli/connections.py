@@ -18,17 +18,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
-import httpx
 import typer
 from pydantic import SecretStr
 
-from actionkit.outbound import HostRules, OutboundPolicy, OutboundURLRefused, redact_url
-from catalog.registration import Catalog
+from actionkit.outbound import HostRules
 from catalog.vendors import Vendor
+from executor import connecting
+from executor.checks import ConnectionUnderCheck, run_check
 from executor.settings import Settings
-from patchbay.checks import CheckOutcome, ConnectionUnderCheck, run_check
 from patchbay.cli.common import (
     JsonFlag,
     SecretsOption,
@@ -44,7 +43,7 @@ from patchbay.cli.tables import FitTable
 from patchbay.runtime import Runtime
 from store import connections as conn
 from store.secrets import check_secret_name
-from store.tenants import TenantError, list_tenants, require_tenant
+from store.tenants import list_tenants
 
 # -- options ------------------------------------------------------------------------------
 
@@ -75,24 +74,52 @@ def vendor_settings(vendor: Vendor, raw: list[str]) -> dict[str, str]:
     Raises UsageError naming the allowed names or values; a setting given
     twice keeps the last value.
     """
-    allowed = ", ".join(s.shown() for s in vendor.settings)
-    found: dict[str, str] = {}
+    pairs: list[tuple[str, str]] = []
     for item in raw:
         name, sep, value = item.partition("=")
-        name, value = name.strip(), value.strip()
-        if not sep or not name:
+        if not sep or not name.strip():
             raise UsageError("--setting must look like NAME=VALUE")
-        declared = vendor.setting(name)
-        if declared is None:
-            raise UsageError(
-                f"{vendor.provider} has no setting {name!r} "
-                + (f"(settings: {allowed})" if allowed else "(it takes no --setting)")
-            )
-        why = declared.refusal(value)
-        if why is not None:
-            raise UsageError(f"--setting {name}: {why}")
-        found[name] = value
-    return found
+        pairs.append((name, value))
+    try:
+        return connecting.vendor_settings(vendor, pairs)
+    except connecting.ConnectRefused as exc:
+        if exc.kind == "unknown_setting":
+            raise UsageError(exc.message) from None
+        name = (exc.field or "").removeprefix("settings.")
+        raise UsageError(f"--setting {name}: {exc.message}") from None
+
+
+def refused(exc: connecting.ConnectRefused) -> NoReturn:
+    """Exit 2 with ``exc``'s reason, saying which options give what is missing."""
+    if exc.kind == "missing_settings":
+        fail_usage(f"{exc.message}: give " + " ".join(f"--setting {s}" for s in exc.missing))
+    if exc.kind == "missing_secrets":
+        fail_usage(
+            f"{exc.message}: give "
+            + " ".join(f"--secret {n}=@file" for n in exc.missing)
+            + " (or NAME=VALUE)"
+        )
+    fail_usage(exc.message)
+
+
+def check_vendor_url(
+    url: str, rules: HostRules, settings: Settings, *, allow_custom_host: bool = False
+) -> str:
+    """``connecting.check_vendor_url``; exits 2 naming the reason."""
+    try:
+        return connecting.check_vendor_url(
+            url, rules, settings, allow_custom_host=allow_custom_host
+        )
+    except connecting.ConnectRefused as exc:
+        refused(exc)
+
+
+def check_link_url(url: str) -> str:
+    """``connecting.check_link_url``; exits 2 naming the reason."""
+    try:
+        return connecting.check_link_url(url)
+    except connecting.ConnectRefused as exc:
+        refused(exc)
 
 
 def vendor_host_rules(rt: Runtime, provider: str) -> HostRules:
@@ -101,137 +128,26 @@ def vendor_host_rules(rt: Runtime, provider: str) -> HostRules:
     return vendor.hosts if vendor is not None else HostRules()
 
 
-def _example_url(rules: HostRules) -> str:
-    known = next((h for h in rules.known if not h.startswith("*.")), None)
-    return f"https://{known or 'rmm.example.com'}"
-
-
-def _names_a_host(url: str) -> bool:
-    """Whether ``url`` has a host that could be one: a domain name or an address.
-
-    Numeric spellings (``2852039166``) count: the outbound policy refuses them
-    with its own reason.
-    """
-    try:
-        host = httpx.URL(url).host
-    except httpx.InvalidURL:
-        return False
-    return bool(host) and (
-        "." in host or ":" in host or host == "localhost" or host.isdigit() or host.startswith("0x")
-    )
-
-
-def check_vendor_url(
-    url: str, rules: HostRules, settings: Settings, *, allow_custom_host: bool = False
-) -> str:
-    """``url`` (https:// assumed when it names no scheme) if the outbound policy allows it.
-
-    A URL needs a host that is a domain name or an IP address (``notaurl`` is
-    not one). Resolves the host unless it is one of the vendor's known hosts: a
-    custom host that resolves to a loopback, private or link-local address is
-    refused here, and again before every request. Exits 2 naming the reason
-    otherwise; the message never quotes a password the URL carried.
-    """
-    text = url.strip()
-    candidate = text if "://" in text else f"https://{text}"
-    policy = OutboundPolicy(rules, allow_custom_host=allow_custom_host, sandbox=settings.sandbox)
-    if not _names_a_host(candidate):
-        fail_usage(
-            f"refusing the vendor URL: {redact_url(text)!r} is not a URL; give the vendor's "
-            f"address with its scheme and host, e.g. {_example_url(rules)}"
-        )
-    try:
-        parsed = policy.check_url(candidate)
-        if not rules.matches(parsed.host):
-            policy.check_url(candidate, resolve=True)
-    except OutboundURLRefused as exc:
-        fail_usage(f"refusing the vendor URL: {exc.message}")
-    return text
-
-
-def check_link_url(url: str) -> str:
-    """``url`` (https:// assumed when it names no scheme) if it can be a link people open.
-
-    For a vendor whose ``--url`` is a link (``Vendor.url_role``): no request
-    or credential goes there, so no host list applies; it must be http(s)
-    with a host and no user name or password. Exits 2 naming the reason.
-    """
-    text = url.strip()
-    candidate = text if "://" in text else f"https://{text}"
-    try:
-        parsed = httpx.URL(candidate)
-    except httpx.InvalidURL:
-        parsed = None
-    if parsed is None or parsed.scheme not in ("http", "https") or not _names_a_host(candidate):
-        fail_usage(
-            f"refusing the URL: {redact_url(text)!r} is not an http(s) URL with a host, "
-            "e.g. https://psa.example.com"
-        )
-    if parsed.userinfo:
-        fail_usage("refusing the URL: it may not carry a user name or password")
-    return candidate
-
-
 # -- which vendors ------------------------------------------------------------------------
 
-
-def connection_kinds(catalog: Catalog) -> list[tuple[str, conn.ConnectionKind]]:
-    """Every vendor a tenant can have connected, with the rows that mark it connected."""
-    return [(v.provider, v.connection) for v in catalog.vendors.connectable() if v.connection]
-
-
-def has_actions(catalog: Catalog, provider: str) -> bool:
-    """Whether ``provider``'s package registered an integration module (and so actions)."""
-    return any(m.provider == provider for m in catalog.modules.list())
-
-
-def ready_vendors(catalog: Catalog) -> list[Vendor]:
-    """Vendors ``patchbay connect`` takes: a connection kind, actions and a connection check."""
-    return [
-        v
-        for v in catalog.vendors.connectable()
-        if v.check is not None and has_actions(catalog, v.provider)
-    ]
+connection_kinds = connecting.connection_kinds
+ready_vendors = connecting.ready_vendors
 
 
 def known_vendor(rt: Runtime, provider: str) -> Vendor:
     """The vendor ``provider`` names, if a tenant can have it connected; else exit 2."""
-    vendor = rt.catalog.vendors.get(provider)
-    if vendor is None or vendor.connection is None:
-        known = ", ".join(v.provider for v in rt.catalog.vendors.connectable())
-        fail_usage(f"unknown provider {provider!r} (known: {known})")
-    return vendor
+    try:
+        return connecting.known_vendor(rt.catalog, provider)
+    except connecting.ConnectRefused as exc:
+        refused(exc)
 
 
 def connectable_vendor(rt: Runtime, provider: str) -> Vendor:
     """The vendor ``provider`` names, if ``patchbay connect`` takes it; else exit 2."""
-    ready = ", ".join(v.provider for v in ready_vendors(rt.catalog))
-    vendor = rt.catalog.vendors.get(provider)
-    if vendor is None or vendor.connection is None:
-        fail_usage(f"unknown provider {provider!r} (connectable: {ready})")
-    if vendor not in ready_vendors(rt.catalog):
-        fail_usage(
-            f"patchbay has no actions for {vendor.label} ({provider}) yet, so it cannot be "
-            f"connected (connectable: {ready})"
-        )
-    return vendor
-
-
-def missing_secrets(
-    rt: Runtime,
-    vendor: Vendor,
-    tenant: str,
-    given: set[str],
-    settings: Mapping[str, str] | None = None,
-) -> list[str]:
-    """The vendor's required secrets under ``settings`` that are neither given nor stored.
-
-    ``settings``: every declared setting's value (``Vendor.setting_values``);
-    None: the defaults.
-    """
-    values = settings if settings is not None else vendor.setting_values({})
-    available = given | set(rt.store.secrets.names(tenant))
-    return [r.name for r in vendor.required_under(values) if not r.satisfied_by(available)]
+    try:
+        return connecting.connectable_vendor(rt.catalog, provider)
+    except connecting.ConnectRefused as exc:
+        refused(exc)
 
 
 # -- connect ------------------------------------------------------------------------------
@@ -248,85 +164,31 @@ def connect_vendor(
     check: bool,
     settings: Mapping[str, str] | None = None,
 ) -> list[str]:
-    """Check, then store the connection with its secrets; the lines to print. Exits 2 on failure.
-
-    ``url`` must have passed :func:`check_vendor_url`, ``settings`` (the
-    given ``--setting`` values) :func:`vendor_settings`. Nothing is stored
-    unless every step passes; a token the check rotated is stored with the
-    connection.
-    """
-    provider = vendor.provider
-    given_settings = dict(settings or {})
-    with rt.store.sessions() as session:
-        require_tenant_or_exit(session, tenant)
-        kind = vendor.connection or "rmm"
-        stored_settings = conn.stored_settings(session, tenant, provider, kind=kind)
-        [current] = conn.connection_states(session, tenant, [(provider, kind)])
-    if url is None:
-        # A reconnect without --url keeps the stored URL: the check must use it too.
-        url, allow_custom_host = (
-            current.instance_url,
-            allow_custom_host or current.allow_custom_host,
-        )
-    # What the connection will hold: the given settings over the stored ones.
-    merged_settings = {**stored_settings, **given_settings}
-    unset = vendor.missing_settings(merged_settings)
-    if unset:
-        fail_usage(
-            f"{provider} needs the setting{'s' if len(unset) > 1 else ''} "
-            + ", ".join(s.name for s in unset)
-            + f" for tenant {tenant}: give "
-            + " ".join(f"--setting {s.shown()}" for s in unset)
-        )
-    missing = missing_secrets(
-        rt, vendor, tenant, {n for n, _ in secrets}, vendor.setting_values(merged_settings)
-    )
-    if missing:
-        fail_usage(
-            f"{provider} needs the secret{'s' if len(missing) > 1 else ''} "
-            f"{', '.join(missing)} for tenant {tenant}: give "
-            + " ".join(f"--secret {n}=@file" for n in missing)
-            + " (or NAME=VALUE)"
-        )
-    ctx = ConnectionUnderCheck(
-        tenant_id=tenant,
-        instance_url=url,
-        allow_custom_host=allow_custom_host,
-        secrets=rt.store.secrets,
-        sandbox=rt.settings.sandbox,
-        staged=dict(secrets),
-        settings=merged_settings,
-    )
-    outcome: CheckOutcome | None = run_check(vendor, ctx) if check else None
-    if outcome is not None and not outcome.ok:
-        fail_usage(f"{vendor.label} connection check failed, nothing stored: {outcome.detail}")
-    to_store: dict[str, SecretStr] = dict(secrets)
-    to_store.update({name: SecretStr(value) for name, value in ctx.written.items()})
+    """Check, then store the connection with its secrets (``connecting.connect_vendor``);
+    the lines to print. Exits 2 on failure, having stored nothing."""
     try:
-        # One transaction: the connection and its secrets land together or not at all.
-        with rt.store.sessions.begin() as session:
-            require_tenant(session, tenant)
-            conn.connect(
-                session,
-                tenant,
-                provider,
-                instance_url=url,
-                allow_custom_host=allow_custom_host,
-                kind=vendor.connection or "rmm",
-                settings=given_settings,
-            )
-            for name, value in to_store.items():
-                rt.store.secrets.database.set_in(session, tenant, name, value)
-    except (TenantError, conn.IntegrationConnectionError) as exc:
-        fail_usage(str(exc))
-    stored = [f"{n}={v}" for n, v in given_settings.items()]
-    if to_store:
-        stored.append(f"secrets stored: {', '.join(to_store)}")
+        done = connecting.connect_vendor(
+            rt.store,
+            rt.settings,
+            vendor,
+            tenant,
+            url=url,
+            allow_custom_host=allow_custom_host,
+            secrets=secrets,
+            check=check,
+            given_settings=settings,
+        )
+    except connecting.ConnectRefused as exc:
+        refused(exc)
+    stored = [f"{n}={v}" for n, v in done.settings.items()]
+    if done.secrets_stored:
+        stored.append(f"secrets stored: {', '.join(done.secrets_stored)}")
     lines = [
-        f"connected {provider} for tenant {tenant}" + (f" ({'; '.join(stored)})" if stored else "")
+        f"connected {done.provider} for tenant {tenant}"
+        + (f" ({'; '.join(stored)})" if stored else "")
     ]
-    if outcome is not None:
-        lines.append(f"checked: {outcome.detail}")
+    if done.check is not None:
+        lines.append(f"checked: {done.check.detail}")
     else:
         lines.append(
             f"not checked (--no-check): patchbay connections test --tenant {tenant} checks it"
@@ -389,12 +251,13 @@ def connect_cmd(
             settings = vendor_settings(vendor, setting or [])
         except UsageError as exc:
             fail_usage(str(exc))
-        if url is not None and vendor.url_role == "link":
-            url = check_link_url(url)
-        elif url is not None:
-            url = check_vendor_url(
-                url, vendor.hosts, rt.settings, allow_custom_host=allow_custom_host
-            )
+        if url is not None:
+            try:
+                url = connecting.checked_url(
+                    vendor, url, rt.settings, allow_custom_host=allow_custom_host
+                )
+            except connecting.ConnectRefused as exc:
+                refused(exc)
         lines = connect_vendor(
             rt,
             vendor,
@@ -423,24 +286,15 @@ def disconnect_cmd(
     with command_runtime() as rt:
         vendor = known_vendor(rt, provider)
         try:
-            with rt.store.sessions.begin() as session:
-                require_tenant(session, tenant)
-                changed = conn.disconnect(
-                    session, tenant, provider, kind=vendor.connection or "rmm"
-                )
-                forgotten = []
-                if forget_secrets:
-                    stored = set(rt.store.secrets.database.names(tenant))
-                    for name in vendor.secret_names:
-                        if name in stored:
-                            rt.store.secrets.database.delete_in(session, tenant, name)
-                            forgotten.append(name)
-        except TenantError as exc:
-            fail_usage(str(exc))
-    state = "disconnected" if changed else "was not connected:"
+            done = connecting.disconnect_vendor(
+                rt.store, vendor, tenant, forget_secrets=forget_secrets
+            )
+        except connecting.ConnectRefused as exc:
+            refused(exc)
+    state = "disconnected" if done.changed else "was not connected:"
     msg = f"{state} {provider} for tenant {tenant}"
-    if forgotten:
-        msg += f" (secrets deleted: {', '.join(forgotten)})"
+    if done.secrets_deleted:
+        msg += f" (secrets deleted: {', '.join(done.secrets_deleted)})"
     typer.echo(msg)
 
 

@@ -261,3 +261,20 @@ def test_serve_on_a_busy_port_exits_2_in_one_line(tmp_path: Path) -> None:
     assert done.returncode == 2, done.stderr
     assert done.stderr.startswith(f"error: cannot listen on 127.0.0.1:{port}")
     assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_serve_with_a_metadata_url_off_microsofts_hosts_exits_2_in_one_line(
+    tmp_path: Path,
+) -> None:
+    env = {
+        **embedded_env(tmp_path / "data"),
+        "PATCHBAY_BOT_OPENID_METADATA_URL": "https://login.example.com/v1/.well-known/openid",
+    }
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    done = patchbay(env, "serve", "--port", str(port))
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.startswith("error: configuration: ")
+    assert "PATCHBAY_BOT_OPENID_METADATA_URL" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1

@@ -463,7 +463,7 @@ def test_switching_back_to_an_api_key(
         ),
         ("tacticalrmm", "auth_mode", "error: --setting must look like NAME=VALUE"),
         ("ninjaone", "auth_mode=knox", "error: ninjaone has no setting 'auth_mode' "
-         "(it takes no --setting)"),
+         "(it takes no settings)"),
     ],
 )  # fmt: skip
 def test_an_unknown_setting_or_value_is_refused_with_the_allowed_ones(

@@ -1,9 +1,10 @@
-"""Running a vendor's connection check (``actionkit.checks``) from the command line.
+"""Running a vendor's connection check (``actionkit.checks``) for the CLI and the API.
 
 :class:`ConnectionUnderCheck` is the check's context. Two modes:
 
-- *staged* (``patchbay connect``): the connection is not stored yet. Secrets
-  given on the command line are read before stored ones, and whatever the
+- *staged* (``patchbay connect``, ``PUT /v1/connections/{provider}``): the
+  connection is not stored yet. Secrets given with the request are read
+  before stored ones, and whatever the
   check writes (a rotated OAuth token) is held back in :attr:`written`, for
   the caller to store together with the connection in one transaction, so a
   failed check leaves nothing behind;
