@@ -356,6 +356,18 @@ def test_a_body_that_is_not_an_activity_is_400(bot: Bot) -> None:
         refused(response, 400, "malformed")
 
 
+def test_an_unverified_caller_learns_nothing_about_its_body(bot: Bot) -> None:
+    """The token is judged before the body: 401 whatever the body, never 400."""
+    for body in (b"not json", b"[]", b"{}"):
+        for authorization in ("Bearer not.a.jwt", "Bearer pb_some_api_token"):
+            response = bot.client.post(
+                f"/inbound/teams/{TENANT}/messages",
+                content=body,
+                headers={"Authorization": authorization},
+            )
+            refused(response, 401, "malformed")
+
+
 def test_a_tenant_without_teams_is_404_and_nothing_is_recorded(bot: Bot) -> None:
     with bot.store.sessions.begin() as session:
         create_tenant(session, "globex")
