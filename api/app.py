@@ -17,6 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from actionkit.errors import ActionFailure
+from api.console import console_router
 from api.context import ApiContext
 from api.errors import (
     ApiError,
@@ -110,6 +111,7 @@ def create_app(ctx: ApiContext) -> FastAPI:
     app.add_exception_handler(StarletteHTTPException, on_http_exception)
     app.add_exception_handler(Exception, on_unexpected)
     app.include_router(v1_router(ctx))
+    app.include_router(console_router(ctx))
     for router in _inbound_routers(ctx):
         app.include_router(router)
     app.add_middleware(BodyLimit, limit=ctx.max_body_bytes)

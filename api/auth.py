@@ -49,6 +49,16 @@ def bearer_token(request: Request) -> str | None:
     return token.strip()
 
 
+def principal_of(ctx: ApiContext, token: str) -> Principal | None:
+    """Who ``token`` speaks for; None when it is unknown, revoked or malformed.
+
+    The one lookup behind every way a token arrives (the API's bearer header,
+    the console's cookie).
+    """
+    with ctx.store.sessions.begin() as session:
+        return authenticate(session, token)
+
+
 def authorize(ctx: ApiContext, request: Request, scope: Scope) -> Principal:
     """The caller's principal if its token allows ``scope``; else 401 or 403.
 
@@ -62,8 +72,7 @@ def authorize(ctx: ApiContext, request: Request, scope: Scope) -> Principal:
             raise ApiError(
                 "UNAUTHENTICATED", "an API token is required: Authorization: Bearer <token>"
             )
-        with ctx.store.sessions.begin() as session:
-            found = authenticate(session, token)
+        found = principal_of(ctx, token)
         if found is None:
             raise ApiError("UNAUTHENTICATED", "the API token is unknown or revoked")
         request.state.principal = found
