@@ -7,17 +7,19 @@ protocols, so no integration imports the executor or Celery.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import httpx
 from pydantic import SecretStr
 from sqlalchemy.orm import Session
 
 from actionkit.outbound import HostRules, OutboundPolicy
+
+T = TypeVar("T")
 
 SuccessWrite = Callable[[Session], None]
 """A write a step makes to the store only together with its SUCCEEDED outcome (``on_success``)."""
@@ -150,6 +152,18 @@ class ActionContext(TenantContext, Protocol):
 
     def session(self) -> AbstractContextManager[Session]:
         """A unit of work on the store: committed when the block exits cleanly."""
+        ...
+
+    def remember(self, key: Hashable, load: Callable[[], T]) -> T:
+        """``load()``, or what it gave when last called with ``key`` for this tenant.
+
+        For values derived **only** from the tenant's vendor connections
+        (``rmm_integrations``) and secrets: the worker keeps them until either
+        changes (a version the step's claim reads; ``executor.tenant_cache``),
+        saving a query per step. Anything read from other tables must be read
+        afresh. ``key`` names what is loaded (e.g. ``("rmm_connection",
+        provider)``); the value must not be mutated.
+        """
         ...
 
     def redact(self, value: str) -> None:

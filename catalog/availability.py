@@ -9,6 +9,14 @@ the listing goes on.
 Resolvers that read the same table share one query per listing: evaluation
 opens a memo on the session (``session.info``) for its duration, and the RMM
 resolvers load every connected provider of the tenant in one statement.
+
+A resolver may also say the same thing as SQL (a ``clause(tenant_id, now)``
+method, :meth:`AvailabilityRegistry.clause`): the executor then reads it in
+the statement that claims a step, instead of asking in a query of its own.
+Both built-in resolvers do, and a test holds each clause to its resolver. A
+clause is uncorrelated (the tenant is a parameter) and each of its subqueries
+reads one table: SQLite renders the ``RETURNING`` clause it ends up in without
+table names.
 """
 
 from __future__ import annotations
@@ -17,9 +25,10 @@ import logging
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import ColumnElement, and_, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from catalog.errors import RegistrationConflict, RegistrationError
@@ -84,6 +93,15 @@ class RmmIntegrationAvailability:
     def __call__(self, session: Session, tenant_id: str) -> bool:
         return self.provider in connected_rmm_providers(session, tenant_id)
 
+    def clause(self, tenant_id: str, now: datetime) -> ColumnElement[bool]:
+        """The same, as SQL."""
+        return exists().where(
+            RmmIntegration.tenant == tenant_id,
+            RmmIntegration.provider == self.provider,
+            RmmIntegration.is_active.is_(True),
+            RmmIntegration.connected_at.is_not(None),
+        )
+
 
 def rmm_integration_availability(provider: str) -> AvailabilityResolver:
     """The resolver every RMM-style module uses (equal for equal providers)."""
@@ -125,6 +143,23 @@ class TeamsIntegrationAvailability:
         )
         return status is not None and status.strip() == "active"
 
+    def clause(self, tenant_id: str, now: datetime) -> ColumnElement[bool]:
+        """The same, as SQL (at ``now``).
+
+        One table per subquery: SQLite renders a ``RETURNING`` clause (where the
+        executor reads it) without table names, so no name may be ambiguous.
+        """
+        install = exists().where(
+            TeamsIntegration.tenant == tenant_id,
+            func.trim(TeamsIntegration.install_status) == "active",
+        )
+        addon = exists().where(
+            TenantAddon.tenant == tenant_id,
+            TenantAddon.addon_key == TEAMS_ADDON_KEY,
+            or_(TenantAddon.expires_at.is_(None), TenantAddon.expires_at > now),
+        )
+        return and_(install, addon)
+
     def why_unavailable(self, session: Session, tenant_id: str) -> str | None:
         """The add-on first, then the install; None when both are there."""
         addon = session.get(TenantAddon, (tenant_id, TEAMS_ADDON_KEY))
@@ -164,6 +199,15 @@ class AvailabilityRegistry:
 
     def has(self, key: str) -> bool:
         return key in self._resolvers
+
+    def clause(self, key: str, tenant_id: str, now: datetime) -> ColumnElement[bool] | None:
+        """SQL saying whether ``key`` is available for ``tenant_id`` at ``now``; None when
+        its resolver has no ``clause`` (evaluate it with :meth:`evaluate` instead)."""
+        make = getattr(self._resolvers.get(key), "clause", None)
+        if not callable(make):
+            return None
+        clause: ColumnElement[bool] = make(tenant_id, now)
+        return clause
 
     def explain(self, session: Session, tenant_id: str, key: str) -> str | None:
         """Why ``key`` is unavailable, if its resolver says (a ``why_unavailable`` method).

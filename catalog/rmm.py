@@ -46,26 +46,37 @@ class RmmConnection:
 
 
 def rmm_connection(ctx: ActionContext, provider: str, label: str) -> RmmConnection:
-    """The tenant's ``provider`` row; IntegrationInactive (naming ``label``) when there is none."""
-    with ctx.session() as session:
-        row = session.execute(
-            select(
-                RmmIntegration.integration_id,
-                RmmIntegration.instance_url,
-                RmmIntegration.settings,
-            ).where(RmmIntegration.tenant == ctx.tenant_id, RmmIntegration.provider == provider)
-        ).first()
-    if row is None:
+    """The tenant's ``provider`` row; IntegrationInactive (naming ``label``) when there is none.
+
+    Remembered by the worker until the tenant's connections or secrets change
+    (``ActionContext.remember``): no query on most steps.
+    """
+
+    def load() -> RmmConnection | None:
+        with ctx.session() as session:
+            row = session.execute(
+                select(
+                    RmmIntegration.integration_id,
+                    RmmIntegration.instance_url,
+                    RmmIntegration.settings,
+                ).where(RmmIntegration.tenant == ctx.tenant_id, RmmIntegration.provider == provider)
+            ).first()
+        if row is None:
+            return None
+        settings = settings_of(row.settings)
+        return RmmConnection(
+            row.integration_id,
+            row.instance_url,
+            allows_custom_host(settings),
+            MappingProxyType(settings),
+        )
+
+    connection = ctx.remember(("rmm_connection", provider), load)
+    if connection is None:
         raise IntegrationInactive(
             f"{label} integration is not active for this tenant", details={"provider": provider}
         )
-    settings = settings_of(row.settings)
-    return RmmConnection(
-        row.integration_id,
-        row.instance_url,
-        allows_custom_host(settings),
-        MappingProxyType(settings),
-    )
+    return connection
 
 
 def required_secret(

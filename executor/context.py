@@ -5,10 +5,10 @@ from __future__ import annotations
 import logging
 import sys
 import traceback
-from collections.abc import Callable, Iterator, Mapping, MutableMapping
+from collections.abc import Callable, Hashable, Iterator, Mapping, MutableMapping
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 from pydantic import SecretStr
@@ -19,7 +19,10 @@ from actionkit.errors import IntegrationMisconfigured
 from actionkit.outbound import HostRules, OutboundPolicy
 from executor.gate import InvocationGate
 from executor.payload import Redactor
+from executor.tenant_cache import TenantView
 from store.secrets import ChainedSecretStore
+
+T = TypeVar("T")
 
 logger = logging.getLogger("patchbay.executor")
 
@@ -96,6 +99,7 @@ class InvocationContext:
         transports: Mapping[str, httpx.BaseTransport],
         clock: Callable[[], datetime],
         sandbox: bool = False,
+        config: TenantView | None = None,
     ) -> None:
         self.tenant_id = tenant_id
         self.action_id = action_id
@@ -111,6 +115,7 @@ class InvocationContext:
         self._transports = transports
         self._clock = clock
         self._sandbox = sandbox
+        self._config = config
         self.success_writes: list[SuccessWrite] = []
         self.logger = StepLogger(
             logger,
@@ -137,8 +142,19 @@ class InvocationContext:
     def redact(self, value: str) -> None:
         self.redactor.add(value)
 
+    def remember(self, key: Hashable, load: Callable[[], T]) -> T:
+        if self._config is None:
+            return load()
+        return self._config.remember(("ctx", key), load)
+
     def secret(self, name: str) -> SecretStr | None:
-        value = self._secrets.get(self.tenant_id, name)
+        value = self._secrets.env.get(self.tenant_id, name)
+        if value is None:
+            value = (
+                self._secrets.database.get(self.tenant_id, name)
+                if self._config is None
+                else self._config.secret(self._secrets.database, name)
+            )
         if value is not None:
             self.redactor.add(value.get_secret_value())
         return value
@@ -147,6 +163,8 @@ class InvocationContext:
         plain = value.get_secret_value() if isinstance(value, SecretStr) else value
         self.redactor.add(plain)
         self._secrets.set(self.tenant_id, name, plain)
+        if self._config is not None:
+            self._config.forget_secret(name)
 
     def update_secret(
         self, name: str, update: Callable[[SecretStr | None], str | None]
@@ -169,6 +187,8 @@ class InvocationContext:
             return new
 
         value = self._secrets.database.update_locked(self.tenant_id, name, tracked)
+        if self._config is not None:
+            self._config.forget_secret(name)
         if value is not None:
             self.redactor.add(value.get_secret_value())
         return value

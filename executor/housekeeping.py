@@ -36,6 +36,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from executor.outbox import OutboxRelay
+from store import config_versions
 from store.types import utcnow
 
 if TYPE_CHECKING:
@@ -49,6 +50,7 @@ RELAY_INTERVAL = 0.5
 # A QUEUED or overdue step this many times ``redrive_after`` late is re-published
 # even while its queue holds messages (a queue that is never empty).
 LONG_LATE = 10
+PRUNE_EVERY = timedelta(minutes=5)
 
 
 class LedgerSweeper:
@@ -60,6 +62,7 @@ class LedgerSweeper:
         self.interval = settings.sweep_interval
         self.grace = timedelta(seconds=settings.redrive_after)
         self.owner = owner or f"sweeper:{uuid.uuid4().hex[:12]}"
+        self._pruned_at: datetime | None = None
 
     def sweep_once(self) -> list[str]:
         """One sweep if this worker holds the sweeper lease; the keys re-published."""
@@ -84,7 +87,20 @@ class LedgerSweeper:
                     row.action_id,
                     row.action_version,
                 )
+        self._prune(now)
         return redriven
+
+    def _prune(self, now: datetime) -> None:
+        """Every few minutes, drop superseded configuration changes (each tenant's newest
+        is its version and is kept: ``store.config_versions``)."""
+        if self._pruned_at is not None and now - self._pruned_at < PRUNE_EVERY:
+            return
+        self._pruned_at = now
+        engine = self.executor.runtime.store.engine
+        with engine.begin() as conn:
+            pruned = config_versions.prune(conn)
+        if pruned:
+            logger.debug("pruned %d superseded tenant configuration changes", pruned)
 
     def _due(self, row: RowSnapshot, now: datetime, depths: dict[str, int | None]) -> bool:
         """Whether to re-publish ``row`` now (see the module doc)."""

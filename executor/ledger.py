@@ -50,12 +50,12 @@ import builtins
 import hashlib
 import json
 import uuid
-from collections.abc import Callable, Collection, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import Engine, Update, and_, delete, or_, select, update
+from sqlalchemy import ColumnElement, Engine, Update, and_, delete, or_, select, update
 from sqlalchemy.orm import sessionmaker
 
 from actionkit.context import SuccessWrite
@@ -192,6 +192,8 @@ class Run:
     phase: Literal["start", "check", "reconcile"]
     takeover: bool = False
     reserved_at: float | None = None
+    probes: Mapping[str, Any] = field(default_factory=dict)
+    """What the claim's ``probes`` read, in the statement that took the lease."""
 
 
 @dataclass(frozen=True)
@@ -242,6 +244,20 @@ _MAX_CLAIM_ROUNDS = 8
 
 _TABLE = Row.__table__
 _COLUMNS = tuple(_TABLE.c)
+
+Probes = Mapping[str, ColumnElement[Any]]
+"""Named SQL expressions a claim reads in the statement that takes the lease (e.g. the
+tenant's configuration version, whether its integration is available): no extra
+round trip for what every step needs to know."""
+
+
+def _returning(probes: Probes) -> tuple[ColumnElement[Any], ...]:
+    return (*_COLUMNS, *(expr.label(f"probe_{name}") for name, expr in probes.items()))
+
+
+def _probed(row: Any, probes: Probes) -> dict[str, Any]:
+    m = row._mapping
+    return {name: m[f"probe_{name}"] for name in probes}
 
 
 class Ledger:
@@ -312,17 +328,31 @@ class Ledger:
 
     # -- claim ------------------------------------------------------------------
 
-    def claim(self, req: ClaimRequest, owner: str) -> Claim:
-        """Decide what to do with a task carrying ``req.key`` (see the module doc)."""
-        for _ in range(_MAX_CLAIM_ROUNDS):
+    def claim(
+        self,
+        req: ClaimRequest,
+        owner: str,
+        probes: Probes | None = None,
+        *,
+        seen_before: bool = False,
+    ) -> Claim:
+        """Decide what to do with a task carrying ``req.key`` (see the module doc).
+
+        A ``Run`` carries what ``probes`` read, in the statement that took the lease.
+        ``seen_before``: the message was sent again by a worker (a re-check, a
+        retry), so its row exists: read it first instead of trying an insert.
+        """
+        probes = probes or {}
+        for round_no in range(_MAX_CLAIM_ROUNDS):
             now = self._clock()
-            started = self._start(req, owner, now)
-            if started is not None:
-                return Run(started, attempt=started.attempt, phase="start")
+            if not (seen_before and round_no == 0):
+                started = self._start(req, owner, now, probes)
+                if started is not None:
+                    return started
             row = self.get(req.tenant_id, req.key)
             if row is None:
                 continue  # deleted between insert and read; try again
-            decided = self._decide(req, row, owner, now)
+            decided = self._decide(req, row, owner, now, probes)
             if decided is not None:
                 return decided
         raise RuntimeError(f"could not claim {req.key!r}: the row kept changing")
@@ -342,7 +372,7 @@ class Ledger:
             "updated_at": now,
         }
 
-    def _start(self, req: ClaimRequest, owner: str, now: datetime) -> RowSnapshot | None:
+    def _start(self, req: ClaimRequest, owner: str, now: datetime, probes: Probes) -> Run | None:
         """Insert a STARTED row, or start the QUEUED one with the same input: one statement.
 
         None when a row exists in any other state (or with another input), or is
@@ -367,10 +397,12 @@ class Ledger:
                 Row.input_hash == req.input_hash,
                 Row.history.is_(None),
             ),
-        ).returning(*_COLUMNS)
+        ).returning(*_returning(probes))
         with self._engine.connect() as conn:
             row = conn.execute(stmt).first()
-        return None if row is None else RowSnapshot.of(row)
+        if row is None:
+            return None
+        return Run(RowSnapshot.of(row), attempt=1, phase="start", probes=_probed(row, probes))
 
     def record_queued(self, req: ClaimRequest) -> RowSnapshot | None:
         """Record a step as QUEUED before its message is published; None if the key exists.
@@ -400,7 +432,7 @@ class Ledger:
             return bool(conn.execute(stmt).rowcount)
 
     def _decide(
-        self, req: ClaimRequest, row: RowSnapshot, owner: str, now: datetime
+        self, req: ClaimRequest, row: RowSnapshot, owner: str, now: datetime, probes: Probes
     ) -> Claim | None:
         """Carry out the idempotency decision (``executor.decision``); None: the row changed."""
         match decide(row, req, now):
@@ -416,10 +448,12 @@ class Ledger:
                 return Lost(row, reason)
             case Take(attempt, phase, restart, takeover, reserved_at):
                 if restart:
-                    return self._restart(row, owner, now, attempt=attempt)
-                taken = self._take(row, owner, now, attempt=attempt, phase=phase, takeover=takeover)
+                    return self._restart(row, owner, now, attempt=attempt, probes=probes)
+                taken = self._take(
+                    row, owner, now, attempt=attempt, phase=phase, takeover=takeover, probes=probes
+                )
                 if taken is not None and reserved_at is not None:
-                    return Run(taken.row, taken.attempt, taken.phase, reserved_at=reserved_at)
+                    return replace(taken, reserved_at=reserved_at)
                 return taken
         raise AssertionError("unhandled transition")  # pragma: no cover
 
@@ -453,6 +487,14 @@ class Ledger:
             row = conn.execute(stmt.returning(*_COLUMNS)).first()
         return None if row is None else RowSnapshot.of(row)
 
+    def _apply_probed(
+        self, stmt: Update, probes: Probes
+    ) -> tuple[RowSnapshot, dict[str, Any]] | None:
+        """``_apply`` that also reads ``probes`` in the same statement."""
+        with self._engine.connect() as conn:
+            row = conn.execute(stmt.returning(*_returning(probes))).first()
+        return None if row is None else (RowSnapshot.of(row), _probed(row, probes))
+
     def _lease_values(self, owner: str, now: datetime) -> dict[str, Any]:
         return {
             "status": "STARTED",
@@ -470,6 +512,7 @@ class Ledger:
         attempt: int,
         phase: Literal["start", "check", "reconcile"],
         takeover: bool = False,
+        probes: Probes | None = None,
     ) -> Run | None:
         values = self._lease_values(owner, now) | {
             "attempt": attempt,
@@ -484,12 +527,20 @@ class Ledger:
             # start gets a new one from its own answer.
             if (row.wait_state or {}).get("kind") not in KEEPS_DEADLINE:
                 values["deadline_at"] = None
-        fresh = self._apply(self._guarded(row).values(**values))
+        fresh = self._apply_probed(self._guarded(row).values(**values), probes or {})
         if fresh is None:
             return None
-        return Run(fresh, attempt=attempt, phase=phase, takeover=takeover)
+        return Run(fresh[0], attempt=attempt, phase=phase, takeover=takeover, probes=fresh[1])
 
-    def _restart(self, row: RowSnapshot, owner: str, now: datetime, *, attempt: int) -> Run | None:
+    def _restart(
+        self,
+        row: RowSnapshot,
+        owner: str,
+        now: datetime,
+        *,
+        attempt: int,
+        probes: Probes | None = None,
+    ) -> Run | None:
         stmt = self._guarded(row).values(
             **self._lease_values(owner, now),
             attempt=attempt,
@@ -503,10 +554,10 @@ class Ledger:
                 row.history, attempt=attempt, phase="start", worker=owner, at=now
             ),
         )
-        fresh = self._apply(stmt)
+        fresh = self._apply_probed(stmt, probes or {})
         if fresh is None:
             return None
-        return Run(fresh, attempt=attempt, phase="start")
+        return Run(fresh[0], attempt=attempt, phase="start", probes=fresh[1])
 
     def abandon(self, row: RowSnapshot, error: dict[str, Any]) -> RowSnapshot | None:
         """End a step whose worker was lost (``Lost``) FAILED with ``error``.

@@ -55,18 +55,26 @@ from executor.ledger import (
     Ledger,
     Lost,
     NotDue,
+    Probes,
     RowSnapshot,
     Run,
     input_hash,
 )
 from executor.payload import Redactor, as_action_failure, failure_payload, validation_failure
 from executor.settings import Settings
+from executor.tenant_cache import TenantConfigCache
 from executor.throttle import Throttle
 from executor.wire import TaskRequest
 from store import Store
+from store.config_versions import config_version
 from store.types import utcnow
 
 logger = logging.getLogger("patchbay.executor")
+
+# The claim's probes (``Ledger.claim``): the tenant's configuration version
+# (``executor.tenant_cache``) and whether the action's integration is available.
+CONFIG = "config_version"
+AVAILABLE = "available"
 
 CORE_PROVIDER = "core"
 
@@ -162,6 +170,8 @@ class Pipeline:
             clock=clock,
         )
         self.renewer = LeaseRenewer(self.ledger)
+        # The tenants' connection rows and secrets, while their version stands.
+        self.tenant_cache = TenantConfigCache()
         # Read-only lookups on every step (availability) need no transaction.
         self._read_sessions = sessionmaker(
             store.engine.execution_options(isolation_level="AUTOCOMMIT")
@@ -293,7 +303,12 @@ class Pipeline:
             step_path=req.step_path,
         )
         try:
-            claim = self._claim(claim_req, owner)
+            claim = self._claim(
+                claim_req,
+                owner,
+                self._probes(spec, req.tenant_id),
+                seen_before=req.redeliveries > 0,
+            )
         except IntegrityError:
             # The only foreign key a new ledger row has is its tenant; checking
             # here instead of up front saves a query on every invocation.
@@ -323,6 +338,19 @@ class Pipeline:
             case Run():
                 return self._run(spec, model, claim, owner)
         raise AssertionError(f"unhandled claim {claim!r}")  # pragma: no cover
+
+    def _probes(self, spec: AnyActionSpec, tenant_id: str) -> Probes:
+        """What the claim reads with the row: the tenant's configuration version, and
+        whether the action's integration is available (when its resolver says it in SQL)."""
+        probes: dict[str, Any] = {CONFIG: config_version(tenant_id)}
+        module = self.module_of(spec)
+        if module is not None:
+            clause = self.catalog.availability.clause(
+                module.availability_key, tenant_id, self._clock()
+            )
+            if clause is not None:
+                probes[AVAILABLE] = clause
+        return probes
 
     def _run(self, spec: AnyActionSpec, model: BaseModel, claim: Run, owner: str) -> Outcome:
         row = claim.row
@@ -356,6 +384,11 @@ class Pipeline:
             transports=self.transports,
             clock=self._clock,
             sandbox=self.settings.sandbox,
+            config=(
+                self.tenant_cache.view(row.tenant_id, claim.probes[CONFIG])
+                if CONFIG in claim.probes
+                else None
+            ),
         )
         log = ctx.logger
         log.info("step %s (%s)", claim.phase, spec.key)
@@ -512,17 +545,19 @@ class Pipeline:
     ) -> Any:
         module = self.module_of(spec)
         if module is not None:
-            with self._read_sessions() as session:
-                available = self.catalog.availability.evaluate(
-                    session, ctx.tenant_id, [module.availability_key]
-                )[module.availability_key]
-                reason = (
-                    None
-                    if available
-                    else self.catalog.availability.explain(
-                        session, ctx.tenant_id, module.availability_key
-                    )
-                )
+            probed = claim.probes.get(AVAILABLE)
+            available = bool(probed) if probed is not None else None
+            reason: str | None = None
+            if not available:
+                with self._read_sessions() as session:
+                    if available is None:  # its resolver has no SQL: ask it
+                        available = self.catalog.availability.evaluate(
+                            session, ctx.tenant_id, [module.availability_key]
+                        )[module.availability_key]
+                    if not available:
+                        reason = self.catalog.availability.explain(
+                            session, ctx.tenant_id, module.availability_key
+                        )
             if not available:
                 connect = f"patchbay connect {module.provider} --tenant {ctx.tenant_id}"
                 raise IntegrationInactive(
@@ -715,14 +750,21 @@ class Pipeline:
             error, action_id=spec.id, step_path=row.step_path, at=self._clock(), redactor=redactor
         )
 
-    def _claim(self, req: ClaimRequest, owner: str) -> Claim:
+    def _claim(
+        self,
+        req: ClaimRequest,
+        owner: str,
+        probes: Probes | None = None,
+        *,
+        seen_before: bool = False,
+    ) -> Claim:
         """The ledger's claim; a step whose worker was lost for good is ended here first.
 
         The ledger decides that the step may not run again (``Lost``); the error
         it ends with is the pipeline's to word.
         """
         for _ in range(MAX_ABANDON_ROUNDS):
-            claim = self.ledger.claim(req, owner)
+            claim = self.ledger.claim(req, owner, probes, seen_before=seen_before)
             if not isinstance(claim, Lost):
                 return claim
             ended = self.ledger.abandon(claim.row, self._lost_payload(req, claim))

@@ -13,10 +13,12 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     CheckConstraint,
     ForeignKey,
     ForeignKeyConstraint,
+    Identity,
     Index,
     Integer,
     LargeBinary,
@@ -617,6 +619,25 @@ class WorkflowActionInvocation(Base):
             name="status",
         ),
     )
+
+
+class TenantConfigChange(Base):
+    """A change to a tenant's vendor connections or secrets, recorded by database triggers.
+
+    Every insert, delete, and update of what a step reads of a connection
+    (``rmm_integrations``: provider, URL, active, connected, settings) or of a
+    secret (``tenant_secrets``) adds a row, whatever wrote it (migration 0009
+    creates the triggers). A tenant's newest ``change_id`` is its configuration
+    version: a worker remembers connection rows and secrets only while it
+    stands (``executor.tenant_cache``). Older rows are pruned by the sweeper.
+    """
+
+    __tablename__ = "tenant_config_changes"
+
+    tenant: Mapped[str] = mapped_column(String(64), primary_key=True)
+    # PostgreSQL numbers rows from an identity; SQLite's trigger takes the next number
+    # itself (one writer at a time there).
+    change_id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
 
 
 class ExecutorLock(Base):

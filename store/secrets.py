@@ -162,15 +162,22 @@ class DatabaseSecretStore:
         return "DatabaseSecretStore()"
 
     def get(self, tenant: str, name: str) -> SecretStr | None:
+        blob = self.ciphertext(tenant, name)
+        return None if blob is None else self.decrypt(tenant, name, blob)
+
+    def ciphertext(self, tenant: str, name: str) -> bytes | None:
+        """The secret as stored (encrypted), or None: what a worker may keep in memory."""
         query = select(TenantSecret.ciphertext).where(
             TenantSecret.tenant == tenant, TenantSecret.name == name
         )
         # A plain autocommit connection: reads happen on every action, and neither
         # the ORM nor a BEGIN/COMMIT pair around one SELECT adds anything here.
         with self._reader.connect() as conn:
-            blob = conn.scalar(query)
-        if blob is None:
-            return None
+            blob: bytes | None = conn.scalar(query)
+        return blob
+
+    def decrypt(self, tenant: str, name: str, blob: bytes) -> SecretStr:
+        """The value of ``tenant``'s secret ``name`` stored as ``blob``."""
         return SecretStr(self._cipher.decrypt(tenant, name, blob))
 
     def set(self, tenant: str, name: str, value: str | SecretStr) -> None:

@@ -6,9 +6,10 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
+from typing import Any
 
 import pytest
-from sqlalchemy import Engine, event
+from sqlalchemy import Engine, event, select
 from sqlalchemy.orm import Session
 
 from catalog.availability import (
@@ -108,6 +109,20 @@ def test_a_resolver_whose_query_fails_does_not_break_the_next_one(
     assert result == {"custom:bad_sql": False, "integration:teams": True}
 
 
+def clause_says(session: Session, resolver: Any, tenant: str) -> bool:
+    """What ``resolver``'s SQL (``clause``) says of ``tenant`` now."""
+    return bool(session.scalar(select(resolver.clause(tenant, utcnow()))))
+
+
+def test_a_resolver_without_sql_has_no_clause() -> None:
+    registry = AvailabilityRegistry()
+    registry.register("integration:plain", lambda session, tenant: True)
+    registry.register("integration:ninjaone", rmm_integration_availability("ninjaone"))
+    assert registry.clause("integration:plain", "acme", utcnow()) is None
+    assert registry.clause("integration:missing", "acme", utcnow()) is None
+    assert registry.clause("integration:ninjaone", "acme", utcnow()) is not None
+
+
 @pytest.mark.parametrize(
     ("provider", "is_active", "connected", "expected"),
     [
@@ -135,6 +150,9 @@ def test_rmm_factory_requires_an_active_connected_row_of_the_same_provider(
     with tenants.sessions() as session:
         assert resolver(session, "acme") is expected
         assert resolver(session, "globex") is True
+        # The SQL the executor's claim reads instead says the same.
+        assert clause_says(session, resolver, "acme") is expected
+        assert clause_says(session, resolver, "globex") is True
 
 
 @pytest.mark.parametrize(
@@ -162,6 +180,8 @@ def test_teams_resolver_needs_live_addon_and_active_install(
         session.add(TeamsIntegration(tenant="acme", install_status=install_status))
     with tenants.sessions() as session:
         assert teams_integration_availability(session, "acme") is expected
+        assert clause_says(session, teams_integration_availability, "acme") is expected
+        assert clause_says(session, teams_integration_availability, "globex") is False
 
 
 def test_all_rmm_resolvers_in_one_listing_share_one_query(tenants: Store) -> None:

@@ -22,6 +22,7 @@ from catalog.actions import ActionRegistry
 from catalog.availability import rmm_integration_availability
 from catalog.modules import IntegrationModule
 from catalog.registration import Catalog, register_integration_module, register_vendor
+from catalog.rmm import rmm_connection
 from catalog.vendors import Vendor
 from store.models import RmmIntegration, WorkflowActionInvocation
 
@@ -44,12 +45,7 @@ class WidgetsClient(VendorClient):
 
 
 def client_for(ctx: ActionContext) -> WidgetsClient:
-    with ctx.session() as session:
-        url = session.scalar(
-            select(RmmIntegration.instance_url).where(
-                RmmIntegration.tenant == ctx.tenant_id, RmmIntegration.provider == PROVIDER
-            )
-        )
+    url = rmm_connection(ctx, PROVIDER, "Widgets").instance_url
     key = ctx.secret(SECRET)
     if key is None or not url:
         raise IntegrationMisconfigured(f"Widgets needs an instance URL and the {SECRET} secret")
