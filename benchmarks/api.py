@@ -307,7 +307,7 @@ def stack(options: Options) -> Iterator[Stack]:
     with ExitStack() as cleanup:
         broker_url = options.redis_url
         if options.broker == "rabbitmq":
-            from benchmarks.huntress import rabbitmq_vhost
+            from benchmarks.executor import rabbitmq_vhost
 
             broker_url = cleanup.enter_context(rabbitmq_vhost())
         tmp = Path(tempfile.mkdtemp(prefix="pb-bench-api-"))

@@ -29,7 +29,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -55,8 +55,25 @@ POSTGRES_URL = os.environ.get(
     "PATCHBAY_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
 REDIS_URL = os.environ.get("PATCHBAY_BENCH_REDIS_URL", "redis://127.0.0.1:6379/12")
+RABBITMQ_URL = os.environ.get("PATCHBAY_TEST_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672")
 KEY_A, KEY_B = list(BENCH_KEYS)
 TENANT_A, TENANT_B = "acme", "globex"
+
+
+@contextmanager
+def rabbitmq_vhost() -> Iterator[str]:
+    """A throwaway vhost of the local RabbitMQ (``rabbitmqctl``); yields its broker URL."""
+    name = f"pbbench_{uuid.uuid4().hex[:10]}"
+    subprocess.run(["rabbitmqctl", "-q", "add_vhost", name], check=True, timeout=120)
+    subprocess.run(
+        ["rabbitmqctl", "-q", "set_permissions", "-p", name, "guest", ".*", ".*", ".*"],
+        check=True,
+        timeout=120,
+    )
+    try:
+        yield f"{RABBITMQ_URL.rstrip('/')}/{name}"
+    finally:
+        subprocess.run(["rabbitmqctl", "-q", "delete_vhost", name], timeout=120)
 
 
 def rss_kb(pid: int) -> int:
@@ -69,7 +86,14 @@ def rss_kb(pid: int) -> int:
 class Bench:
     """A database schema, a Redis db and the settings shared with worker processes."""
 
-    def __init__(self, tmp: Path) -> None:
+    def __init__(
+        self, tmp: Path, broker_url: str | None = None, redis_url: str | None = None
+    ) -> None:
+        """``redis_url``: results and the throttle (default ``REDIS_URL``); ``broker_url``:
+        the broker (default the same Redis)."""
+        redis_url = redis_url or REDIS_URL
+        broker_url = broker_url or redis_url
+        self.redis_url = redis_url
         self.schema = f"pbbench_{uuid.uuid4().hex[:10]}"
         self.admin = create_engine(POSTGRES_URL)
         with self.admin.begin() as conn:
@@ -79,17 +103,18 @@ class Bench:
             .update_query_dict({"options": f"-csearch_path={self.schema}"})
             .render_as_string(hide_password=False)
         )
-        self.redis = redis.Redis.from_url(REDIS_URL)
+        self.redis = redis.Redis.from_url(redis_url)
         self.redis.flushdb()
         self.tmp = tmp
         self.secret_key = "bench-secret-key-not-a-real-one"
+        self.broker_url = broker_url
         self.settings = Settings(
             data_dir=tmp,
             database_url=self.database_url,
             secret_key=SecretStr(self.secret_key),
-            broker_url=REDIS_URL,
-            result_backend=REDIS_URL,
-            redis_url=REDIS_URL,
+            broker_url=broker_url,
+            result_backend=redis_url,
+            redis_url=redis_url,
         )
         self.store = Store.from_settings(self.settings)
         db.upgrade(self.store.engine)
@@ -101,9 +126,9 @@ class Bench:
             "PATCHBAY_DATA_DIR": str(self.tmp),
             "PATCHBAY_DATABASE_URL": self.database_url,
             "PATCHBAY_SECRET_KEY": self.secret_key,
-            "PATCHBAY_BROKER_URL": REDIS_URL,
-            "PATCHBAY_RESULT_BACKEND": REDIS_URL,
-            "PATCHBAY_REDIS_URL": REDIS_URL,
+            "PATCHBAY_BROKER_URL": self.broker_url,
+            "PATCHBAY_RESULT_BACKEND": self.redis_url,
+            "PATCHBAY_REDIS_URL": self.redis_url,
             "PATCHBAY_SANDBOX": "1",  # the fake vendor listens on loopback
             **extra,
         }
@@ -142,7 +167,7 @@ class Bench:
 
 @contextmanager
 def workers(
-    bench: Bench, count: int, concurrency: int, **env: str
+    bench: Bench, count: int, concurrency: int, pool: str = "threads", **env: str
 ) -> Iterator[list[subprocess.Popen[bytes]]]:
     procs = []
     logs = []
@@ -157,6 +182,7 @@ def workers(
                     "benchmarks.executor_worker",
                     f"--name=b{i}",
                     f"--concurrency={concurrency}",
+                    f"--pool={pool}",
                 ],
                 cwd=ROOT,
                 env=bench.env(**env),
@@ -223,12 +249,25 @@ def action_rate(bench: Bench, executor: Executor, n: int, tag: str) -> float:
     return n / (time.perf_counter() - start)
 
 
-def pipeline_and_memory(bench: Bench, quick: bool) -> dict[str, Any]:
+def rss_tree_kb(pid: int) -> int:
+    """RSS of a worker and its pool's children (prefork), in kB."""
+    total = rss_kb(pid)
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    if children.exists():
+        for child in children.read_text().split():
+            try:
+                total += rss_kb(int(child))
+            except (FileNotFoundError, ProcessLookupError):
+                continue
+    return total
+
+
+def pipeline_and_memory(bench: Bench, quick: bool, pool: str = "threads") -> dict[str, Any]:
     bench.connect("http://widgets.inprocess.invalid")
     runtime, executor = driver(bench)
     per_batch = 200 if quick else 1000
     batches = 3 if quick else 10
-    with workers(bench, 1, 4, BENCH_VENDOR="inprocess") as procs:
+    with workers(bench, 1, 4, pool, BENCH_VENDOR="inprocess") as procs:
         runtime.app.send_task("bench.noop", queue="bench").get(timeout=120)  # ready
         noop_rate(runtime, 100)
         action_rate(bench, executor, 100, "warm")
@@ -238,14 +277,15 @@ def pipeline_and_memory(bench: Bench, quick: bool) -> dict[str, Any]:
         for batch in range(batches):
             rates_action.append(action_rate(bench, executor, per_batch, f"b{batch}"))
             if batch == 0:
-                rss.append(rss_kb(procs[0].pid))
+                rss.append(rss_tree_kb(procs[0].pid))
             if batch < 3:
                 rates_noop.append(noop_rate(runtime, per_batch))
-        rss.append(rss_kb(procs[0].pid))
+        rss.append(rss_tree_kb(procs[0].pid))
     runtime.close()
     noop = statistics.median(rates_noop)
     action = statistics.median(rates_action[:3])
     return {
+        "pool": pool,
         "noop_tasks_per_s": round(noop, 1),
         "actions_per_s": round(action, 1),
         "actions_over_noop": round(action / noop, 3),
@@ -327,20 +367,29 @@ def main() -> None:
     parser.add_argument(
         "--only", choices=["pipeline", "throttle"], help="run one part of the benchmark"
     )
+    parser.add_argument(
+        "--broker",
+        choices=["redis", "rabbitmq"],
+        default="redis",
+        help="the broker of the pipeline part (the throttle part needs Redis anyway)",
+    )
+    parser.add_argument(
+        "--pool", default="threads", help="the worker pool of the pipeline part (prefork, ...)"
+    )
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="pb-bench-exec-"))
-    bench = Bench(tmp)
-    report: dict[str, Any] = {}
-    try:
+    report: dict[str, Any] = {"broker": args.broker}
+    with ExitStack() as stack:
+        broker_url = stack.enter_context(rabbitmq_vhost()) if args.broker == "rabbitmq" else None
+        bench = Bench(tmp, broker_url)
+        stack.callback(bench.close)
         if args.only in (None, "pipeline"):
-            report["pipeline_and_memory"] = pipeline_and_memory(bench, args.quick)
-        if args.only in (None, "throttle"):
+            report["pipeline_and_memory"] = pipeline_and_memory(bench, args.quick, args.pool)
+        if args.only in (None, "throttle") and args.broker == "redis":
             report["throttle_shared"] = throttle_run(bench, shared_throttle=True, quick=args.quick)
             report["throttle_celery_rate_limit_only"] = throttle_run(
                 bench, shared_throttle=False, quick=args.quick
             )
-    finally:
-        bench.close()
     print(json.dumps(report, indent=2))
 
 

@@ -49,13 +49,14 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--name", default="bench")
     parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument("--pool", default="threads", help="threads, prefork, solo")
     args = parser.parse_args()
     runtime = build_runtime()
     runtime.app.worker_main(
         [
             "worker",
             f"--hostname={args.name}@%h",
-            "--pool=threads",
+            f"--pool={args.pool}",
             f"--concurrency={args.concurrency}",
             "--queues=patchbay.widgets,patchbay.core,bench",
             "--loglevel=WARNING",

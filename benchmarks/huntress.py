@@ -32,7 +32,6 @@ from __future__ import annotations
 import argparse
 import base64
 import json
-import os
 import statistics
 import subprocess
 import sys
@@ -47,7 +46,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from benchmarks.executor import ROOT, TENANT_A, TENANT_B, Bench
+from benchmarks.executor import ROOT, TENANT_A, TENANT_B, Bench, rabbitmq_vhost
 from executor.api import Executor
 from executor.app import ExecutorRuntime
 from executor.settings import Settings
@@ -59,7 +58,6 @@ from store.tenants import create_tenant
 SCALE = 0.05  # 60 s -> 3 s
 LIMIT = "60/3s"
 QUEUE = "patchbay.huntress"
-RABBITMQ_URL = os.environ.get("PATCHBAY_TEST_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672")
 
 
 @contextmanager
@@ -160,22 +158,6 @@ def accepted_times(fake: FakeHuntress, key: str) -> list[float]:
         for r in fake.calls("GET")
         if r.status == 200 and r.headers.get("authorization", "").startswith(basic)
     )
-
-
-@contextmanager
-def rabbitmq_vhost() -> Iterator[str]:
-    """A throwaway vhost of the local RabbitMQ (``rabbitmqctl``); yields its broker URL."""
-    name = f"pbbench_{uuid.uuid4().hex[:10]}"
-    subprocess.run(["rabbitmqctl", "-q", "add_vhost", name], check=True, timeout=120)
-    subprocess.run(
-        ["rabbitmqctl", "-q", "set_permissions", "-p", name, "guest", ".*", ".*", ".*"],
-        check=True,
-        timeout=120,
-    )
-    try:
-        yield f"{RABBITMQ_URL.rstrip('/')}/{name}"
-    finally:
-        subprocess.run(["rabbitmqctl", "-q", "delete_vhost", name], timeout=120)
 
 
 def run(quick: bool, broker: str) -> dict[str, Any]:

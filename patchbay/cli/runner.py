@@ -38,17 +38,40 @@ if TYPE_CHECKING:
     from executor.settings import Settings
 
 
+POOLS = ("threads", "prefork", "solo")
+# Steps wait on vendors: with a 200 ms vendor, 16 threads ran at 0.85 of the ideal
+# 80 steps/s on one process (benchmarks/pools.py); Celery's own default is one slot
+# per CPU, which leaves a vendor-bound worker idle.
+THREADS_CONCURRENCY = 16
+
+
 def worker_cmd(
     queues: Annotated[
         str | None,
         typer.Option("--queues", "-Q", help="Comma-separated queues (default: every provider)."),
     ] = None,
     concurrency: Annotated[
-        int | None, typer.Option("--concurrency", "-c", help="Worker slots (threads).")
+        int | None,
+        typer.Option(
+            "--concurrency",
+            "-c",
+            help=(
+                f"Steps at once (default: {THREADS_CONCURRENCY} threads; prefork: one child "
+                "per CPU). Steps mostly wait on vendors: past about 32 threads one process "
+                "is CPU-bound, so run one worker per core instead."
+            ),
+        ),
     ] = None,
-    pool: Annotated[str, typer.Option("--pool", help="Celery pool: threads, prefork, solo.")] = (
-        "threads"
-    ),
+    pool: Annotated[
+        str,
+        typer.Option(
+            "--pool",
+            help=(
+                "threads (the default: vendor-bound steps, ~0.3 MB per slot), prefork "
+                "(CPU-heavy actions; ~70 MB and 1-2 database connections per child), solo."
+            ),
+        ),
+    ] = "threads",
     hostname: Annotated[
         str | None,
         typer.Option(
@@ -65,6 +88,16 @@ def worker_cmd(
     """Run a Celery worker for patchbay's queues (needs a shared broker)."""
     from executor import celery_settings, wire
 
+    if pool not in POOLS:
+        fail_usage(
+            f"--pool {pool!r} is not supported (supported: {', '.join(POOLS)}); gevent and "
+            "eventlet need monkey-patching before anything is imported, and the executor's "
+            "per-action time limits do not fire under them"
+        )
+    if concurrency is not None and concurrency < 1:
+        fail_usage(f"--concurrency must be at least 1, not {concurrency}")
+    if concurrency is None and pool == "threads":
+        concurrency = THREADS_CONCURRENCY
     runtime = executor_runtime("patchbay worker", allow_embedded=False)
     all_queues = [wire.queue_name(p) for p in celery_settings.providers(runtime.catalog)]
     argv = [

@@ -72,3 +72,19 @@ def test_worker_and_flower_document_their_options(runner: CliRunner) -> None:
     assert flower.exit_code == 0
     assert "--basic-auth-file" in flower.output
     assert "PATCHBAY_FLOWER_BASIC_AUTH" in flower.output
+
+
+@pytest.mark.parametrize("pool", ["gevent", "eventlet", "nonsense"])
+def test_a_pool_the_executor_cannot_run_in_is_refused(runner: CliRunner, pool: str) -> None:
+    result = runner.invoke(app, ["worker", "--pool", pool])
+    assert result.exit_code == 2, result.output
+    line = result.stderr.strip()
+    assert len(line.splitlines()) == 1
+    assert f"--pool {pool!r} is not supported" in line
+    assert "threads, prefork, solo" in line
+
+
+def test_a_concurrency_below_one_is_refused(runner: CliRunner) -> None:
+    result = runner.invoke(app, ["worker", "--concurrency", "0"])
+    assert result.exit_code == 2, result.output
+    assert "--concurrency must be at least 1" in result.stderr
