@@ -198,6 +198,8 @@ def config(settings: Settings | None = None, catalog: Catalog | None = None) -> 
         "task_track_started": True,
         "worker_send_task_events": True,
         "task_send_sent_event": True,
+        # Its event connection publishes without confirms (see the module).
+        "worker_consumer": "executor.consumer:Consumer",
         "result_extended": False,
         "result_expires": 7 * 24 * 3600,
         "task_default_delivery_mode": "persistent",

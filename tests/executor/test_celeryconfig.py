@@ -193,3 +193,25 @@ def test_broker_schemes() -> None:
     assert not celery_settings.is_amqp("redis://127.0.0.1:6379/0")
     assert not celery_settings.is_amqp("rediss://h/0;amqp://h//")
     assert not celery_settings.is_amqp("memory://")
+
+
+def test_the_worker_publishes_its_events_without_confirms_and_steps_with_them() -> None:
+    """The event connection skips publisher confirms (a confirm read off its socket by the
+    event loop stalled the threads pool); steps' own messages keep them."""
+    from executor.app import ExecutorRuntime
+    from executor.consumer import Consumer
+
+    runtime = ExecutorRuntime(Settings(broker_url="amqp://guest:guest@127.0.0.1:5672//"))
+    try:
+        app = runtime.app
+        assert app.conf.worker_consumer == "executor.consumer:Consumer"
+        steps = app.connection_for_write()
+        assert (steps.transport_options or {}).get("confirm_publish") is True
+        consumer = SimpleNamespace(app=app, ensure_connected=lambda conn: conn)
+        events = Consumer.connection_for_write(consumer, heartbeat=10)  # type: ignore[arg-type]
+        assert "confirm_publish" not in events.transport_options
+        assert not events.connected  # nothing was contacted
+        # The app's own setting is untouched for everything else.
+        assert (app.connection_for_write().transport_options or {}).get("confirm_publish")
+    finally:
+        runtime.close()
