@@ -29,9 +29,10 @@ import httpx
 from pydantic import SecretStr
 
 from actionkit.checks import CheckFailed, check_failure
-from actionkit.errors import ActionFailure, IntegrationMisconfigured
+from actionkit.errors import ActionFailure
 from actionkit.outbound import HostRules, OutboundPolicy, redact_url
 from catalog.vendors import Vendor
+from executor.context import refuse_rotating_env_secret
 from executor.payload import Redactor
 from store.secrets import ChainedSecretStore, SecretStoreError
 
@@ -95,12 +96,7 @@ class ConnectionUnderCheck:
             if new is not None:
                 self.set_secret(name, new)
             return self.secret(name)
-        if self._secrets.env.get(self.tenant_id, name) is not None:
-            raise IntegrationMisconfigured(
-                f"tenant secret {name!r} comes from the environment "
-                f"({self._secrets.env.variable(self.tenant_id, name)}); a credential that "
-                "rotates must be stored with `patchbay connect ... --secret` instead"
-            )
+        refuse_rotating_env_secret(self._secrets, self.tenant_id, name)
 
         def tracked(current: SecretStr | None) -> str | None:
             self._seen(current)

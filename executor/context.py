@@ -79,6 +79,17 @@ class StepLogger(logging.LoggerAdapter[logging.Logger]):
         return f"{msg} [{suffix}]", kwargs
 
 
+def refuse_rotating_env_secret(secrets: ChainedSecretStore, tenant_id: str, name: str) -> None:
+    """IntegrationMisconfigured if ``name`` comes from the environment: it is read first,
+    so a rotated value written to the database would never be seen again."""
+    if secrets.env.get(tenant_id, name) is not None:
+        raise IntegrationMisconfigured(
+            f"tenant secret {name!r} comes from the environment "
+            f"({secrets.env.variable(tenant_id, name)}); a credential that "
+            "rotates must be stored with `patchbay connect ... --secret` instead"
+        )
+
+
 class InvocationContext:
     """Implements ``actionkit.context.ActionContext`` for one attempt of one step."""
 
@@ -169,14 +180,7 @@ class InvocationContext:
     def update_secret(
         self, name: str, update: Callable[[SecretStr | None], str | None]
     ) -> SecretStr | None:
-        if self._secrets.env.get(self.tenant_id, name) is not None:
-            # The environment is read first: a rotated value written to the
-            # database would never be seen again.
-            raise IntegrationMisconfigured(
-                f"tenant secret {name!r} comes from the environment "
-                f"({self._secrets.env.variable(self.tenant_id, name)}); a credential that "
-                "rotates must be stored with `patchbay connect ... --secret` instead"
-            )
+        refuse_rotating_env_secret(self._secrets, self.tenant_id, name)
 
         def tracked(current: SecretStr | None) -> str | None:
             if current is not None:

@@ -483,9 +483,8 @@ class Ledger:
 
     def _apply(self, stmt: Update) -> RowSnapshot | None:
         """Run a guarded UPDATE; the new row, or None if the guard did not match."""
-        with self._engine.connect() as conn:
-            row = conn.execute(stmt.returning(*_COLUMNS)).first()
-        return None if row is None else RowSnapshot.of(row)
+        found = self._apply_probed(stmt, {})
+        return None if found is None else found[0]
 
     def _apply_probed(
         self, stmt: Update, probes: Probes
