@@ -338,7 +338,8 @@ class VendorClient:
         request = self._http.build_request(
             method, path, params=clean_params, json=json, data=data, headers=merged
         )
-        shown = redact_url(request.url.copy_with(query=None))
+        # The URL without its query (no httpx re-parse: this runs on every request).
+        shown = redact_url(str(request.url).split("?", 1)[0].split("#", 1)[0])
         try:
             self._policy.check_url(request.url)
         except OutboundURLRefused as exc:

@@ -207,51 +207,56 @@ class OutboundPolicy:
         ``resolve``: also resolve the host and check every address (connect
         time; at request time the guarded transport does this per connection).
         """
-        shown = redact_url(url)
+
+        def shown() -> str:
+            # What a refusal shows of the URL: worked out only for a refusal (a
+            # request's URL is checked on every vendor request).
+            return redact_url(url)
+
         try:
             parsed = url if isinstance(url, httpx.URL) else httpx.URL(str(url).strip())
         except httpx.InvalidURL:
-            raise OutboundURLRefused(f"{shown} is not a valid URL", url=shown) from None
+            raise OutboundURLRefused(f"{shown()} is not a valid URL", url=shown()) from None
         if parsed.userinfo:
             raise OutboundURLRefused(
-                f"{shown}: a URL may not carry a user name or password (store credentials "
+                f"{shown()}: a URL may not carry a user name or password (store credentials "
                 "as secrets)",
-                url=shown,
+                url=shown(),
             )
         host = parsed.raw_host.decode("ascii").lower().rstrip(".")
         if not host:
-            raise OutboundURLRefused(f"{shown} has no host", url=shown)
+            raise OutboundURLRefused(f"{shown()} has no host", url=shown())
         loopback = self._is_loopback_host(host)
         if parsed.scheme != "https" and not (parsed.scheme == "http" and loopback and self.sandbox):
             raise OutboundURLRefused(
-                f"{shown}: only https URLs are allowed"
+                f"{shown()}: only https URLs are allowed"
                 + (" (http only to loopback in sandbox mode)" if parsed.scheme == "http" else ""),
-                url=shown,
+                url=shown(),
             )
         literal = self._literal(host, shown)
         if literal is not None:
             problem = address_problem(literal, allow_loopback=self.sandbox)
             if problem:
-                raise OutboundURLRefused(f"{shown}: {host} is {problem}", url=shown)
+                raise OutboundURLRefused(f"{shown()}: {host} is {problem}", url=shown())
         elif loopback:
             if not self.sandbox:
-                raise OutboundURLRefused(f"{shown}: {host} is a loopback host", url=shown)
+                raise OutboundURLRefused(f"{shown()}: {host} is a loopback host", url=shown())
         elif not self._hostname_ok(host):
-            raise OutboundURLRefused(f"{shown}: {host!r} is not a valid host name", url=shown)
+            raise OutboundURLRefused(f"{shown()}: {host!r} is not a valid host name", url=shown())
         if not (loopback and self.sandbox):
             self._check_host_rules(host, literal is not None, shown)
         if resolve and literal is None and not (loopback and self.sandbox):
-            self.check_resolved(host, parsed.port or 443, shown=shown)
+            self.check_resolved(host, parsed.port or 443, shown=shown())
         return parsed
 
-    def _literal(self, host: str, shown: str) -> IPAddress | None:
+    def _literal(self, host: str, shown: Callable[[], str]) -> IPAddress | None:
         try:
             return ipaddress.ip_address(host)
         except ValueError:
             pass
         if _legacy_ipv4(host):
             raise OutboundURLRefused(
-                f"{shown}: {host} is an IPv4 address in a non-canonical spelling", url=shown
+                f"{shown()}: {host} is an IPv4 address in a non-canonical spelling", url=shown()
             )
         return None
 
@@ -265,7 +270,7 @@ class OutboundPolicy:
             and not labels[-1].isdigit()
         )
 
-    def _check_host_rules(self, host: str, literal: bool, shown: str) -> None:
+    def _check_host_rules(self, host: str, literal: bool, shown: Callable[[], str]) -> None:
         if self.rules.matches(host) or self.rules.self_hosted:
             return
         if self.rules.custom_hosts and self.allow_custom_host:
@@ -273,13 +278,13 @@ class OutboundPolicy:
         known = ", ".join(self.rules.known) or "none"
         if not self.rules.custom_hosts:
             raise OutboundURLRefused(
-                f"{shown}: {host} is not one of this vendor's hosts ({known})", url=shown
+                f"{shown()}: {host} is not one of this vendor's hosts ({known})", url=shown()
             )
         raise OutboundURLRefused(
-            f"{shown}: {host} is not one of this vendor's known hosts ({known}); "
+            f"{shown()}: {host} is not one of this vendor's known hosts ({known}); "
             "connect with --allow-custom-host to use another"
             + (" (an IP address rarely matches the vendor's certificate)" if literal else ""),
-            url=shown,
+            url=shown(),
         )
 
     def check_resolved(self, host: str, port: int, *, shown: str | None = None) -> list[str]:

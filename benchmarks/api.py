@@ -55,6 +55,7 @@ from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.engine import make_url
 
 from benchmarks.palette import POSTGRES_URL, populate
+from benchmarks.processes import stop_processes
 from catalog.designer import palette
 from executor.api import Executor
 from executor.app import ExecutorRuntime
@@ -395,12 +396,7 @@ def serving(bench: Stack) -> Iterator[Server]:
             _wait_ready(proc, base_url, log_path)
             yield Server(base_url, proc.pid)
         finally:
-            proc.terminate()
-            try:
-                proc.wait(30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(10)
+            stop_processes([proc])
 
 
 def _wait_ready(proc: subprocess.Popen[bytes], base_url: str, log: Path) -> None:

@@ -33,7 +33,6 @@ import argparse
 import base64
 import json
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -47,6 +46,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from benchmarks.executor import ROOT, TENANT_A, TENANT_B, Bench, rabbitmq_vhost
+from benchmarks.processes import processes
 from executor.api import Executor
 from executor.app import ExecutorRuntime
 from executor.settings import Settings
@@ -62,8 +62,6 @@ QUEUE = "patchbay.huntress"
 
 @contextmanager
 def patchbay_workers(bench: Bench, count: int, concurrency: int) -> Iterator[None]:
-    procs: list[subprocess.Popen[bytes]] = []
-    logs = []
     env = bench.env(
         PATCHBAY_BROKER_URL=bench.settings.broker_url,
         PATCHBAY_RATE_LIMITS=json.dumps({"huntress": LIMIT}),
@@ -72,54 +70,26 @@ def patchbay_workers(bench: Bench, count: int, concurrency: int) -> Iterator[Non
         PATCHBAY_THROTTLE_MAX_WAIT=repr(Settings().throttle_max_wait * SCALE),
         PATCHBAY_THROTTLE_MARGIN=repr(Settings().throttle_margin * SCALE),
     )
-    for i in range(count):
-        log = (bench.tmp / f"huntress-worker-{i}.log").open("wb")
-        logs.append(log)
-        procs.append(
-            subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "patchbay",
-                    "worker",
-                    "--pool",
-                    "threads",
-                    "--concurrency",
-                    str(concurrency),
-                    "--queues",
-                    QUEUE,
-                    "--hostname",
-                    f"bench{i}@%h",
-                ],
-                cwd=ROOT,
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        )
-    try:
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
-            ready = sum(
-                b" ready." in (bench.tmp / f"huntress-worker-{i}.log").read_bytes()
-                for i in range(count)
-            )
-            if ready == count:
-                break
-            time.sleep(0.2)
-        else:
-            raise RuntimeError("workers not ready")
+    argvs = [
+        [
+            sys.executable,
+            "-m",
+            "patchbay",
+            "worker",
+            "--pool",
+            "threads",
+            "--concurrency",
+            str(concurrency),
+            "--queues",
+            QUEUE,
+            "--hostname",
+            f"bench{i}@%h",
+        ]
+        for i in range(count)
+    ]
+    logs = [bench.tmp / f"huntress-worker-{i}.log" for i in range(count)]
+    with processes(argvs, cwd=ROOT, env=env, logs=logs, ready=b" ready."):
         yield
-    finally:
-        for proc in procs:
-            proc.terminate()
-        for proc in procs:
-            try:
-                proc.wait(30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-        for log in logs:
-            log.close()
 
 
 def connect(bench: Bench, url: str, keys: dict[str, tuple[str, str]]) -> None:

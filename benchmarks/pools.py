@@ -58,6 +58,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from benchmarks.processes import stop_processes  # the standard library only: safe before patching
+
 if TYPE_CHECKING:
     from benchmarks.executor import Bench
     from executor.api import Executor
@@ -508,13 +510,7 @@ class Driver:
 def stop(proc: subprocess.Popen[bytes]) -> None:
     """SIGTERM (a warm shutdown), then SIGKILL for the worker and its children."""
     children = children_of(proc.pid)
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
+    stop_processes([proc])
     for child in children:
         with contextlib.suppress(ProcessLookupError):
             os.kill(child, signal.SIGKILL)

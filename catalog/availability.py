@@ -10,13 +10,15 @@ Resolvers that read the same table share one query per listing: evaluation
 opens a memo on the session (``session.info``) for its duration, and the RMM
 resolvers load every connected provider of the tenant in one statement.
 
-A resolver may also say the same thing as SQL (a ``clause(tenant_id, now)``
+A resolver may also say the same thing as SQL (a ``clause(tenant, now)``
 method, :meth:`AvailabilityRegistry.clause`): the executor then reads it in
 the statement that claims a step, instead of asking in a query of its own.
 Both built-in resolvers do, and a test holds each clause to its resolver. A
-clause is uncorrelated (the tenant is a parameter) and each of its subqueries
-reads one table: SQLite renders the ``RETURNING`` clause it ends up in without
-table names.
+clause is uncorrelated: ``tenant`` and ``now`` are values or SQL bind
+parameters (the executor passes parameters, so it builds its claim statement
+once and runs it for every tenant), and each of its subqueries reads one
+table: SQLite renders the ``RETURNING`` clause it ends up in without table
+names.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeAlias, TypeVar, Union
 
 from sqlalchemy import ColumnElement, and_, exists, func, or_, select
 from sqlalchemy.orm import Session
@@ -39,6 +41,10 @@ from store.types import utcnow
 logger = logging.getLogger(__name__)
 
 AvailabilityResolver = Callable[[Session, str], bool]
+
+_T = TypeVar("_T")
+SqlValue: TypeAlias = Union[ColumnElement[_T], _T]  # noqa: UP007 (a generic alias)
+"""A value, or a SQL expression of one (a bind parameter): what a ``clause`` is given."""
 
 _MEMO_KEY = "patchbay.availability.memo"
 
@@ -93,10 +99,10 @@ class RmmIntegrationAvailability:
     def __call__(self, session: Session, tenant_id: str) -> bool:
         return self.provider in connected_rmm_providers(session, tenant_id)
 
-    def clause(self, tenant_id: str, now: datetime) -> ColumnElement[bool]:
+    def clause(self, tenant: SqlValue[str], now: SqlValue[datetime]) -> ColumnElement[bool]:
         """The same, as SQL."""
         return exists().where(
-            RmmIntegration.tenant == tenant_id,
+            RmmIntegration.tenant == tenant,
             RmmIntegration.provider == self.provider,
             RmmIntegration.is_active.is_(True),
             RmmIntegration.connected_at.is_not(None),
@@ -143,18 +149,18 @@ class TeamsIntegrationAvailability:
         )
         return status is not None and status.strip() == "active"
 
-    def clause(self, tenant_id: str, now: datetime) -> ColumnElement[bool]:
+    def clause(self, tenant: SqlValue[str], now: SqlValue[datetime]) -> ColumnElement[bool]:
         """The same, as SQL (at ``now``).
 
         One table per subquery: SQLite renders a ``RETURNING`` clause (where the
         executor reads it) without table names, so no name may be ambiguous.
         """
         install = exists().where(
-            TeamsIntegration.tenant == tenant_id,
+            TeamsIntegration.tenant == tenant,
             func.trim(TeamsIntegration.install_status) == "active",
         )
         addon = exists().where(
-            TenantAddon.tenant == tenant_id,
+            TenantAddon.tenant == tenant,
             TenantAddon.addon_key == TEAMS_ADDON_KEY,
             or_(TenantAddon.expires_at.is_(None), TenantAddon.expires_at > now),
         )
@@ -200,13 +206,15 @@ class AvailabilityRegistry:
     def has(self, key: str) -> bool:
         return key in self._resolvers
 
-    def clause(self, key: str, tenant_id: str, now: datetime) -> ColumnElement[bool] | None:
-        """SQL saying whether ``key`` is available for ``tenant_id`` at ``now``; None when
+    def clause(
+        self, key: str, tenant: SqlValue[str], now: SqlValue[datetime]
+    ) -> ColumnElement[bool] | None:
+        """SQL saying whether ``key`` is available for ``tenant`` at ``now``; None when
         its resolver has no ``clause`` (evaluate it with :meth:`evaluate` instead)."""
         make = getattr(self._resolvers.get(key), "clause", None)
         if not callable(make):
             return None
-        clause: ColumnElement[bool] = make(tenant_id, now)
+        clause: ColumnElement[bool] = make(tenant, now)
         return clause
 
     def explain(self, session: Session, tenant_id: str, key: str) -> str | None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import ctypes
 import itertools
 import logging
+import math
 import threading
 import time
 from collections.abc import Iterator
@@ -68,6 +69,10 @@ class LeaseRenewer:
         self._active: dict[int, LeaseHandle] = {}
         self._thread: threading.Thread | None = None
         self._wake = threading.Event()
+        # When the renewal thread wakes next (monotonic): a step whose time limit
+        # ends later need not wake it (most don't: waking it every step costs a
+        # worker a few percent of its CPU).
+        self._sleep_until = math.inf
         self._stopping = False
         self._tokens = itertools.count()
 
@@ -90,11 +95,14 @@ class LeaseRenewer:
             self._active[handle.token] = handle
             if self._thread is None or not self._thread.is_alive():
                 self._stopping = False
+                self._sleep_until = math.inf
                 self._thread = threading.Thread(
                     target=self._run, name="patchbay-lease-renewer", daemon=True
                 )
                 self._thread.start()
-        self._wake.set()  # a new deadline may be the nearest
+            nearer = handle.soft_deadline is not None and handle.soft_deadline < self._sleep_until
+        if nearer:
+            self._wake.set()
         return handle
 
     def release(self, token: int) -> None:
@@ -132,12 +140,20 @@ class LeaseRenewer:
                             handle.lost = True
                     except Exception:  # a database blip: the next round retries
                         logger.warning("lease renewal failed for %s", handle.row.key, exc_info=True)
-            wake_at = min(
-                [next_renewal]
-                + [h.soft_deadline for h in handles if h.soft_deadline and not h.fired]
-            )
+            # Under the lock: a ``hold`` either comes before (its deadline is in
+            # here) or after (it sees ``_sleep_until`` and wakes us if nearer).
+            with self._lock:
+                self._wake.clear()
+                wake_at = min(
+                    [next_renewal]
+                    + [
+                        h.soft_deadline
+                        for h in self._active.values()
+                        if h.soft_deadline is not None and not h.fired
+                    ]
+                )
+                self._sleep_until = wake_at
             self._wake.wait(max(0.01, wake_at - time.monotonic()))
-            self._wake.clear()
 
 
 class LeaseHandle:

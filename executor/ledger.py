@@ -55,12 +55,14 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, Engine, Update, and_, delete, or_, select, update
+from sqlalchemy import Engine, Update, and_, delete, or_, select
 from sqlalchemy.orm import sessionmaker
 
 from actionkit.context import SuccessWrite
 from executor import history
+from executor import ledger_sql as sql
 from executor.decision import Answer, GiveUp, Refuse, Skip, Take, Wait, decide
+from executor.ledger_sql import NO_PROBES, Probes
 from store.db import insert_for
 from store.models import ExecutorLock
 from store.models import WorkflowActionInvocation as Row
@@ -145,8 +147,9 @@ class RowSnapshot:
 
     @classmethod
     def of(cls, row: Any) -> RowSnapshot:
-        """From a ``RETURNING``/``SELECT`` result row of the table's columns."""
-        m = row._mapping
+        """From a ``RETURNING``/``SELECT`` result row of the table's columns (a SQLAlchemy
+        row or a mapping by column name)."""
+        m = row if isinstance(row, Mapping) else row._mapping
         return cls(
             invocation_id=m["invocation_id"],
             tenant_id=m["tenant"],
@@ -242,22 +245,24 @@ Claim = Run | Done | Busy | NotDue | InputConflict | Lost
 _MAX_CLAIM_ROUNDS = 8
 
 
-_TABLE = Row.__table__
-_COLUMNS = tuple(_TABLE.c)
-
-Probes = Mapping[str, ColumnElement[Any]]
-"""Named SQL expressions a claim reads in the statement that takes the lease (e.g. the
-tenant's configuration version, whether its integration is available): no extra
-round trip for what every step needs to know."""
+_COLUMNS = sql.COLUMNS
 
 
-def _returning(probes: Probes) -> tuple[ColumnElement[Any], ...]:
-    return (*_COLUMNS, *(expr.label(f"probe_{name}") for name, expr in probes.items()))
+def _guard_of(row: RowSnapshot) -> sql.Guard:
+    return (row.updated_at is None, row.lease_owner is None, row.lease_expires_at is None)
 
 
-def _probed(row: Any, probes: Probes) -> dict[str, Any]:
-    m = row._mapping
-    return {name: m[f"probe_{name}"] for name in probes}
+def _guard_params(row: RowSnapshot) -> dict[str, Any]:
+    """The bound values a guarded update compares (see ``Ledger._guarded``)."""
+    return {
+        "w_tenant": row.tenant_id,
+        "w_invocation_id": row.invocation_id,
+        "w_status": row.status,
+        "w_attempt": row.attempt,
+        "w_updated_at": row.updated_at,
+        "w_lease_owner": row.lease_owner,
+        "w_lease_expires_at": row.lease_expires_at,
+    }
 
 
 class Ledger:
@@ -281,6 +286,8 @@ class Ledger:
         # with a step's writes).
         self._sessions = sessionmaker(bind=engine)
         self._insert_fn = insert_for(engine)
+        self._sql = sql.Statements(self._insert_fn)
+        self._run = sql.runner_for(engine)
         self.lease = timedelta(seconds=lease_seconds)
         self._clock = clock
 
@@ -292,9 +299,7 @@ class Ledger:
 
     def get(self, tenant_id: str, key: str) -> RowSnapshot | None:
         """The row for ``key``, or None."""
-        query = select(*_COLUMNS).where(Row.tenant == tenant_id, Row.idempotency_key == key)
-        with self._engine.connect() as conn:
-            row = conn.execute(query).first()
+        row = self._run.first(self._sql.get(), {"w_tenant": tenant_id, "w_key": key})
         return None if row is None else RowSnapshot.of(row)
 
     def list(
@@ -332,7 +337,7 @@ class Ledger:
         self,
         req: ClaimRequest,
         owner: str,
-        probes: Probes | None = None,
+        probes: Probes = NO_PROBES,
         *,
         seen_before: bool = False,
     ) -> Claim:
@@ -342,7 +347,6 @@ class Ledger:
         ``seen_before``: the message was sent again by a worker (a re-check, a
         retry), so its row exists: read it first instead of trying an insert.
         """
-        probes = probes or {}
         for round_no in range(_MAX_CLAIM_ROUNDS):
             now = self._clock()
             if not (seen_before and round_no == 0):
@@ -385,24 +389,13 @@ class Ledger:
             "lease_owner": owner,
             "lease_expires_at": now + self.lease,
             "started_at": now,
-            "updated_at": now,
             "history": history.begin((), attempt=1, phase="start", worker=owner, at=now),
         }
-        insert = self._insert_fn(Row).values(**(self._values(req, now) | lease))
-        stmt = insert.on_conflict_do_update(
-            index_elements=["tenant", "idempotency_key"],
-            set_=lease,
-            where=and_(
-                Row.status == "QUEUED",
-                Row.input_hash == req.input_hash,
-                Row.history.is_(None),
-            ),
-        ).returning(*_returning(probes))
-        with self._engine.connect() as conn:
-            row = conn.execute(stmt).first()
+        params = sql.values_of(self._values(req, now) | lease) | probes.params(req.tenant_id, now)
+        row = self._run.first(self._sql.start(probes), params)
         if row is None:
             return None
-        return Run(RowSnapshot.of(row), attempt=1, phase="start", probes=_probed(row, probes))
+        return Run(RowSnapshot.of(row), attempt=1, phase="start", probes=probes.read(row))
 
     def record_queued(self, req: ClaimRequest) -> RowSnapshot | None:
         """Record a step as QUEUED before its message is published; None if the key exists.
@@ -411,25 +404,13 @@ class Ledger:
         """
         now = self._clock()
         values = self._values(req, now) | {"status": "QUEUED", "attempt": 0}
-        stmt = (
-            self._insert_fn(Row)
-            .values(**values)
-            .on_conflict_do_nothing(index_elements=["tenant", "idempotency_key"])
-            .returning(*_COLUMNS)
-        )
-        with self._engine.connect() as conn:
-            row = conn.execute(stmt).first()
+        row = self._run.first(self._sql.record_queued(), sql.values_of(values))
         return None if row is None else RowSnapshot.of(row)
 
     def forget_queued(self, row: RowSnapshot) -> bool:
         """Delete a QUEUED row whose message the broker refused (nothing half-written)."""
-        stmt = delete(Row).where(
-            Row.tenant == row.tenant_id,
-            Row.invocation_id == row.invocation_id,
-            Row.status == "QUEUED",
-        )
-        with self._engine.connect() as conn:
-            return bool(conn.execute(stmt).rowcount)
+        params = {"w_tenant": row.tenant_id, "w_invocation_id": row.invocation_id}
+        return bool(self._run.rowcount(self._sql.forget_queued(), params))
 
     def _decide(
         self, req: ClaimRequest, row: RowSnapshot, owner: str, now: datetime, probes: Probes
@@ -457,42 +438,35 @@ class Ledger:
                 return taken
         raise AssertionError("unhandled transition")  # pragma: no cover
 
-    def _guarded(self, row: RowSnapshot) -> Update:
-        """An UPDATE that only applies if the row is still exactly as read.
+    def _guarded(
+        self,
+        row: RowSnapshot,
+        values: Mapping[str, Any],
+        *,
+        probes: Probes = NO_PROBES,
+        now: datetime | None = None,
+    ) -> tuple[RowSnapshot, dict[str, Any]] | None:
+        """Write ``values`` only if the row is still exactly as read: the new row and
+        what ``probes`` read (at ``now``), or None if the row changed.
 
         ``updated_at`` changes with every transition, so a row that went away
         and came back to the same state (a check that ran and waits again) does
         not match either: what is written (the history above all) is computed
         from what was read.
         """
-        stmt = update(Row).where(
-            Row.tenant == row.tenant_id,
-            Row.invocation_id == row.invocation_id,
-            Row.status == row.status,
-            Row.attempt == row.attempt,
+        stmt = self._sql.guarded(_guard_of(row), tuple(values), probes=probes)
+        params = (
+            _guard_params(row)
+            | sql.values_of(values)
+            | probes.params(row.tenant_id, now or self._clock())
         )
-        if row.updated_at is not None:
-            stmt = stmt.where(Row.updated_at == row.updated_at)
-        if row.lease_owner is None:
-            stmt = stmt.where(Row.lease_owner.is_(None))
-        else:
-            stmt = stmt.where(Row.lease_owner == row.lease_owner)
-        if row.lease_expires_at is None:
-            return stmt.where(Row.lease_expires_at.is_(None))
-        return stmt.where(Row.lease_expires_at == row.lease_expires_at)
+        found = self._run.first(stmt, params)
+        return None if found is None else (RowSnapshot.of(found), probes.read(found))
 
-    def _apply(self, stmt: Update) -> RowSnapshot | None:
-        """Run a guarded UPDATE; the new row, or None if the guard did not match."""
-        found = self._apply_probed(stmt, {})
+    def _apply(self, row: RowSnapshot, values: Mapping[str, Any]) -> RowSnapshot | None:
+        """``_guarded`` without probes: the new row, or None if the row changed."""
+        found = self._guarded(row, values)
         return None if found is None else found[0]
-
-    def _apply_probed(
-        self, stmt: Update, probes: Probes
-    ) -> tuple[RowSnapshot, dict[str, Any]] | None:
-        """``_apply`` that also reads ``probes`` in the same statement."""
-        with self._engine.connect() as conn:
-            row = conn.execute(stmt.returning(*_returning(probes))).first()
-        return None if row is None else (RowSnapshot.of(row), _probed(row, probes))
 
     def _lease_values(self, owner: str, now: datetime) -> dict[str, Any]:
         return {
@@ -511,7 +485,7 @@ class Ledger:
         attempt: int,
         phase: Literal["start", "check", "reconcile"],
         takeover: bool = False,
-        probes: Probes | None = None,
+        probes: Probes = NO_PROBES,
     ) -> Run | None:
         values = self._lease_values(owner, now) | {
             "attempt": attempt,
@@ -526,7 +500,7 @@ class Ledger:
             # start gets a new one from its own answer.
             if (row.wait_state or {}).get("kind") not in KEEPS_DEADLINE:
                 values["deadline_at"] = None
-        fresh = self._apply_probed(self._guarded(row).values(**values), probes or {})
+        fresh = self._guarded(row, values, probes=probes, now=now)
         if fresh is None:
             return None
         return Run(fresh[0], attempt=attempt, phase=phase, takeover=takeover, probes=fresh[1])
@@ -538,22 +512,21 @@ class Ledger:
         now: datetime,
         *,
         attempt: int,
-        probes: Probes | None = None,
+        probes: Probes = NO_PROBES,
     ) -> Run | None:
-        stmt = self._guarded(row).values(
-            **self._lease_values(owner, now),
-            attempt=attempt,
-            dispatched_at=None,
-            wait_state=None,
-            next_check_at=None,
-            deadline_at=None,
-            started_at=now,
-            completed_at=None,
-            history=history.begin(
+        values = self._lease_values(owner, now) | {
+            "attempt": attempt,
+            "dispatched_at": None,
+            "wait_state": None,
+            "next_check_at": None,
+            "deadline_at": None,
+            "started_at": now,
+            "completed_at": None,
+            "history": history.begin(
                 row.history, attempt=attempt, phase="start", worker=owner, at=now
             ),
-        )
-        fresh = self._apply_probed(stmt, probes or {})
+        }
+        fresh = self._guarded(row, values, probes=probes, now=now)
         if fresh is None:
             return None
         return Run(fresh[0], attempt=attempt, phase="start", probes=fresh[1])
@@ -565,17 +538,17 @@ class Ledger:
         again). The error payload is the pipeline's; the ledger only stores it.
         """
         now = self._clock()
-        stmt = self._guarded(row).values(
-            status="FAILED",
-            error_json=error,
-            error_message=error.get("message"),
-            lease_owner=None,
-            lease_expires_at=None,
-            completed_at=now,
-            updated_at=now,
-            history=history.end(row.history, result="LOST", at=now, error=error),
-        )
-        return self._apply(stmt)
+        values = {
+            "status": "FAILED",
+            "error_json": error,
+            "error_message": error.get("message"),
+            "lease_owner": None,
+            "lease_expires_at": None,
+            "completed_at": now,
+            "updated_at": now,
+            "history": history.end(row.history, result="LOST", at=now, error=error),
+        }
+        return self._apply(row, values)
 
     # -- operator actions (``executor.control``) -------------------------------------
 
@@ -586,18 +559,18 @@ class Ledger:
         a claim that comes after finds the final outcome and runs nothing.
         """
         now = self._clock()
-        stmt = self._guarded(row).values(
-            status="CANCELLED",
-            error_json=error,
-            error_message=str(error.get("message", ""))[:2000],
-            next_check_at=None,
-            completed_at=now,
-            updated_at=now,
-            history=history.operator(
+        values = {
+            "status": "CANCELLED",
+            "error_json": error,
+            "error_message": str(error.get("message", ""))[:2000],
+            "next_check_at": None,
+            "completed_at": now,
+            "updated_at": now,
+            "history": history.operator(
                 row.history, action="CANCELLED", by=by, at=now, attempt=row.attempt
             ),
-        )
-        return self._apply(stmt)
+        }
+        return self._apply(row, values)
 
     def reopen(self, row: RowSnapshot, by: str) -> RowSnapshot | None:
         """Put a final step back to ``QUEUED`` with a fresh attempt budget; None if it changed.
@@ -606,53 +579,62 @@ class Ledger:
         runs it as attempt 1.
         """
         now = self._clock()
-        stmt = self._guarded(row).values(
-            status="QUEUED",
-            attempt=0,
-            output_json=None,
-            error_json=None,
-            error_message=None,
-            wait_state=None,
-            dispatched_at=None,
-            next_check_at=None,
-            deadline_at=None,
-            started_at=None,
-            completed_at=None,
-            redriven_at=None,
-            updated_at=now,
-            history=history.operator(
+        values = {
+            "status": "QUEUED",
+            "attempt": 0,
+            "output_json": None,
+            "error_json": None,
+            "error_message": None,
+            "wait_state": None,
+            "dispatched_at": None,
+            "next_check_at": None,
+            "deadline_at": None,
+            "started_at": None,
+            "completed_at": None,
+            "redriven_at": None,
+            "updated_at": now,
+            "history": history.operator(
                 row.history, action="OPERATOR_RETRY", by=by, at=now, attempt=row.attempt
             ),
-        )
-        return self._apply(stmt)
+        }
+        return self._apply(row, values)
 
     # -- transitions by the lease holder -----------------------------------------
 
-    def _owned(self, row: RowSnapshot, owner: str) -> Update:
-        return update(Row).where(
-            Row.tenant == row.tenant_id,
-            Row.invocation_id == row.invocation_id,
-            Row.status == "STARTED",
-            Row.lease_owner == owner,
-        )
+    def _owned(
+        self, row: RowSnapshot, owner: str, values: Mapping[str, Any]
+    ) -> tuple[Update, dict[str, Any]]:
+        """Write ``values`` if ``owner`` still holds the lease: the statement and its values."""
+        params = {"w_tenant": row.tenant_id, "w_invocation_id": row.invocation_id, "w_owner": owner}
+        return self._sql.owned(tuple(values)), params | sql.values_of(values)
+
+    def _apply_owned(
+        self, row: RowSnapshot, owner: str, values: Mapping[str, Any]
+    ) -> RowSnapshot | None:
+        """``_owned``, run: the new row, or None if the lease was lost."""
+        found = self._run.first(*self._owned(row, owner, values))
+        return None if found is None else RowSnapshot.of(found)
+
+    def _touch_owned(
+        self, row: RowSnapshot, owner: str, values: Mapping[str, Any], *, undispatched: bool
+    ) -> bool:
+        """Write ``values`` if ``owner`` holds the lease (and, ``undispatched``, nothing
+        was dispatched); whether it did."""
+        stmt = self._sql.owned(tuple(values), undispatched=undispatched, returning=False)
+        params = {"w_tenant": row.tenant_id, "w_invocation_id": row.invocation_id, "w_owner": owner}
+        return bool(self._run.rowcount(stmt, params | sql.values_of(values)))
 
     def renew(self, row: RowSnapshot, owner: str) -> bool:
         """Extend the lease; False if it was lost (another worker took over)."""
         now = self._clock()
-        stmt = self._owned(row, owner).values(lease_expires_at=now + self.lease, updated_at=now)
-        with self._engine.connect() as conn:
-            return bool(conn.execute(stmt).rowcount)
+        values = {"lease_expires_at": now + self.lease, "updated_at": now}
+        return self._touch_owned(row, owner, values, undispatched=False)
 
     def mark_dispatched(self, row: RowSnapshot, owner: str) -> bool:
         """Record, before a mutating vendor request, that it may reach the vendor."""
         now = self._clock()
-        stmt = (
-            self._owned(row, owner)
-            .where(Row.dispatched_at.is_(None))
-            .values(dispatched_at=now, updated_at=now)
-        )
-        with self._engine.connect() as conn:
-            return bool(conn.execute(stmt).rowcount)
+        values = {"dispatched_at": now, "updated_at": now}
+        return self._touch_owned(row, owner, values, undispatched=True)
 
     def succeed(
         self,
@@ -668,50 +650,47 @@ class Ledger:
         applies none). A write that raises is propagated after the rollback;
         the caller decides what to record then.
         """
-        stmt = self._succeeded(row, owner, output)
+        now = self._clock()
+        values = {
+            "status": "SUCCEEDED",
+            "output_json": output,
+            "error_json": None,
+            "error_message": None,
+            "wait_state": None,
+            "next_check_at": None,
+            "lease_owner": None,
+            "lease_expires_at": None,
+            "completed_at": now,
+            "updated_at": now,
+            "history": history.end(row.history, result="SUCCEEDED", at=now),
+        }
         if not writes:
-            return self._apply(stmt)
+            return self._apply_owned(row, owner, values)
+        stmt, params = self._owned(row, owner, values)
         with self._sessions.begin() as session:
-            found = session.execute(stmt.returning(*_COLUMNS)).first()
+            found = session.execute(stmt, params).first()
             if found is None:
                 return None
             for write in writes:
                 write(session)
         return RowSnapshot.of(found)
 
-    def _succeeded(self, row: RowSnapshot, owner: str, output: dict[str, Any]) -> Update:
-        now = self._clock()
-        return self._owned(row, owner).values(
-            status="SUCCEEDED",
-            output_json=output,
-            error_json=None,
-            error_message=None,
-            wait_state=None,
-            next_check_at=None,
-            lease_owner=None,
-            lease_expires_at=None,
-            completed_at=now,
-            updated_at=now,
-            history=history.end(row.history, result="SUCCEEDED", at=now),
-        )
-
     def fail(self, row: RowSnapshot, owner: str, payload: dict[str, Any]) -> RowSnapshot | None:
         """Final FAILED with the (already redacted) error payload; None if the lease was lost."""
         now = self._clock()
-        return self._apply(
-            self._owned(row, owner).values(
-                status="FAILED",
-                error_json=payload,
-                error_message=str(payload.get("message", ""))[:2000],
-                wait_state=None,
-                next_check_at=None,
-                lease_owner=None,
-                lease_expires_at=None,
-                completed_at=now,
-                updated_at=now,
-                history=history.end(row.history, result="FAILED", at=now, error=payload),
-            )
-        )
+        values = {
+            "status": "FAILED",
+            "error_json": payload,
+            "error_message": str(payload.get("message", ""))[:2000],
+            "wait_state": None,
+            "next_check_at": None,
+            "lease_owner": None,
+            "lease_expires_at": None,
+            "completed_at": now,
+            "updated_at": now,
+            "history": history.end(row.history, result="FAILED", at=now, error=payload),
+        }
+        return self._apply_owned(row, owner, values)
 
     def wait(
         self,
@@ -758,7 +737,7 @@ class Ledger:
             values["error_message"] = str(error.get("message", ""))[:2000]
         if deadline_at is not None:
             values["deadline_at"] = deadline_at
-        return self._apply(self._owned(row, owner).values(**values))
+        return self._apply_owned(row, owner, values)
 
     # -- the sweeper's view ---------------------------------------------------------
 
@@ -796,9 +775,14 @@ class Ledger:
         Not a transition: ``updated_at`` (when the step last changed state, e.g.
         was queued) is kept as it is.
         """
-        stmt = self._guarded(row).values(redriven_at=now, updated_at=Row.updated_at)
-        with self._engine.connect() as conn:
-            return bool(conn.execute(stmt).rowcount)
+        stmt = self._sql.guarded(
+            _guard_of(row),
+            ("redriven_at",),
+            kept={"updated_at": sql.TABLE.c.updated_at},
+            returning=False,
+        )
+        params = _guard_params(row) | sql.values_of({"redriven_at": now})
+        return bool(self._run.rowcount(stmt, params))
 
     # -- named leases shared by every worker ----------------------------------------
 

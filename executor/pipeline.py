@@ -55,11 +55,11 @@ from executor.ledger import (
     Ledger,
     Lost,
     NotDue,
-    Probes,
     RowSnapshot,
     Run,
     input_hash,
 )
+from executor.ledger_sql import NO_PROBES, PROBE_NOW, PROBE_TENANT, Probes
 from executor.payload import Redactor, as_action_failure, failure_payload, validation_failure
 from executor.settings import Settings
 from executor.tenant_cache import TenantConfigCache
@@ -172,6 +172,8 @@ class Pipeline:
         self.renewer = LeaseRenewer(self.ledger)
         # The tenants' connection rows and secrets, while their version stands.
         self.tenant_cache = TenantConfigCache()
+        # The claim's probes, one per availability key (None: a core action).
+        self._probe_sets: dict[str | None, Probes] = {}
         # Read-only lookups on every step (availability) need no transaction.
         self._read_sessions = sessionmaker(
             store.engine.execution_options(isolation_level="AUTOCOMMIT")
@@ -306,7 +308,7 @@ class Pipeline:
             claim = self._claim(
                 claim_req,
                 owner,
-                self._probes(spec, req.tenant_id),
+                self._probes(spec),
                 seen_before=req.redeliveries > 0,
             )
         except IntegrityError:
@@ -339,17 +341,23 @@ class Pipeline:
                 return self._run(spec, model, claim, owner)
         raise AssertionError(f"unhandled claim {claim!r}")  # pragma: no cover
 
-    def _probes(self, spec: AnyActionSpec, tenant_id: str) -> Probes:
+    def _probes(self, spec: AnyActionSpec) -> Probes:
         """What the claim reads with the row: the tenant's configuration version, and
-        whether the action's integration is available (when its resolver says it in SQL)."""
-        probes: dict[str, Any] = {CONFIG: config_version(tenant_id)}
+        whether the action's integration is available (when its resolver says it in SQL).
+
+        One ``Probes`` per availability key, built once: the ledger keeps a claim
+        statement per ``Probes``.
+        """
         module = self.module_of(spec)
-        if module is not None:
-            clause = self.catalog.availability.clause(
-                module.availability_key, tenant_id, self._clock()
-            )
-            if clause is not None:
-                probes[AVAILABLE] = clause
+        key = None if module is None else module.availability_key
+        probes = self._probe_sets.get(key)
+        if probes is None:
+            columns: dict[str, Any] = {CONFIG: config_version(PROBE_TENANT)}
+            if key is not None:
+                clause = self.catalog.availability.clause(key, PROBE_TENANT, PROBE_NOW)
+                if clause is not None:
+                    columns[AVAILABLE] = clause
+            probes = self._probe_sets.setdefault(key, Probes(columns))
         return probes
 
     def _run(self, spec: AnyActionSpec, model: BaseModel, claim: Run, owner: str) -> Outcome:
@@ -754,7 +762,7 @@ class Pipeline:
         self,
         req: ClaimRequest,
         owner: str,
-        probes: Probes | None = None,
+        probes: Probes = NO_PROBES,
         *,
         seen_before: bool = False,
     ) -> Claim:

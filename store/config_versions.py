@@ -12,15 +12,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ScalarSelect, delete, func, select
+from sqlalchemy import ColumnElement, ScalarSelect, delete, func, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import aliased
 
 from store.models import TenantConfigChange
 
 
-def config_version(tenant: str) -> ScalarSelect[Any]:
-    """SQL: ``tenant``'s configuration version (NULL when it never changed)."""
+def config_version(tenant: str | ColumnElement[str]) -> ScalarSelect[Any]:
+    """SQL: ``tenant``'s configuration version (NULL when it never changed); ``tenant``
+    a value or a bind parameter."""
     return (
         select(func.max(TenantConfigChange.change_id))
         .where(TenantConfigChange.tenant == tenant)
