@@ -290,7 +290,6 @@ class ExecutorRuntime:
             reject_on_worker_lost=True,
             max_retries=None,
             throws=(ActionFailedError,),
-            track_started=True,
             Request=TenantScopedRequest,
             # Not a "shared" task: each runtime's app has its own, bound to it.
             shared=False,
@@ -346,9 +345,9 @@ class ExecutorRuntime:
 class TenantScopedRequest(Request):
     """A worker's request of a ``patchbay.run.*`` task: refuses one that is not its tenant's.
 
-    The check must come before the pool runs the task: by the time the task body
-    runs, Celery has stored STARTED under the task id (``track_started``), which
-    for a foreign id would overwrite another tenant's result. Celery asks
+    The check must come before the pool runs the task: whatever the task body
+    did, Celery would then store its outcome under the task id, which for a
+    foreign id would overwrite another tenant's result. Celery asks
     ``revoked()`` on every path to the pool (and skips the task when it answers
     True), so a refused task is handled like a revoked one, minus the stored
     state: acknowledged, dropped from the worker's books, a warning and a

@@ -195,7 +195,10 @@ def config(settings: Settings | None = None, catalog: Catalog | None = None) -> 
         "task_reject_on_worker_lost": True,
         "worker_deduplicate_successful_tasks": True,
         "worker_prefetch_multiplier": 1,
-        "task_track_started": True,
+        # No STARTED in the result backend: two of its round trips on every step
+        # (a read, then a write), and the ledger already says a step is running.
+        # Flower still shows it started (the worker's task-started event).
+        "task_track_started": False,
         "worker_send_task_events": True,
         "task_send_sent_event": True,
         # Its event connection publishes without confirms (see the module).
