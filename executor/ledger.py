@@ -248,6 +248,11 @@ _MAX_CLAIM_ROUNDS = 8
 _COLUMNS = sql.COLUMNS
 
 
+def _error_columns(error: dict[str, Any]) -> dict[str, Any]:
+    """An error payload as the row keeps it: whole, and its message (searchable, capped)."""
+    return {"error_json": error, "error_message": str(error.get("message", ""))[:2000]}
+
+
 def _guard_of(row: RowSnapshot) -> sql.Guard:
     return (row.updated_at is None, row.lease_owner is None, row.lease_expires_at is None)
 
@@ -540,8 +545,7 @@ class Ledger:
         now = self._clock()
         values = {
             "status": "FAILED",
-            "error_json": error,
-            "error_message": error.get("message"),
+            **_error_columns(error),
             "lease_owner": None,
             "lease_expires_at": None,
             "completed_at": now,
@@ -561,8 +565,7 @@ class Ledger:
         now = self._clock()
         values = {
             "status": "CANCELLED",
-            "error_json": error,
-            "error_message": str(error.get("message", ""))[:2000],
+            **_error_columns(error),
             "next_check_at": None,
             "completed_at": now,
             "updated_at": now,
@@ -680,8 +683,7 @@ class Ledger:
         now = self._clock()
         values = {
             "status": "FAILED",
-            "error_json": payload,
-            "error_message": str(payload.get("message", ""))[:2000],
+            **_error_columns(payload),
             "wait_state": None,
             "next_check_at": None,
             "lease_owner": None,
@@ -733,8 +735,7 @@ class Ledger:
             ),
         }
         if error is not None:
-            values["error_json"] = error
-            values["error_message"] = str(error.get("message", ""))[:2000]
+            values |= _error_columns(error)
         if deadline_at is not None:
             values["deadline_at"] = deadline_at
         return self._apply_owned(row, owner, values)
