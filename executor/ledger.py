@@ -253,6 +253,23 @@ def _error_columns(error: dict[str, Any]) -> dict[str, Any]:
     return {"error_json": error, "error_message": str(error.get("message", ""))[:2000]}
 
 
+def _final_columns(now: datetime) -> dict[str, Any]:
+    """What a final outcome clears and stamps: nothing waits, nobody holds the lease."""
+    return {
+        "wait_state": None,
+        "next_check_at": None,
+        "lease_owner": None,
+        "lease_expires_at": None,
+        "completed_at": now,
+        "updated_at": now,
+    }
+
+
+def _owner_params(row: RowSnapshot, owner: str) -> dict[str, Any]:
+    """The bound values a lease holder's update compares (see ``Statements.owned``)."""
+    return {"w_tenant": row.tenant_id, "w_invocation_id": row.invocation_id, "w_owner": owner}
+
+
 def _guard_of(row: RowSnapshot) -> sql.Guard:
     return (row.updated_at is None, row.lease_owner is None, row.lease_expires_at is None)
 
@@ -608,8 +625,7 @@ class Ledger:
         self, row: RowSnapshot, owner: str, values: Mapping[str, Any]
     ) -> tuple[Update, dict[str, Any]]:
         """Write ``values`` if ``owner`` still holds the lease: the statement and its values."""
-        params = {"w_tenant": row.tenant_id, "w_invocation_id": row.invocation_id, "w_owner": owner}
-        return self._sql.owned(tuple(values)), params | sql.values_of(values)
+        return self._sql.owned(tuple(values)), _owner_params(row, owner) | sql.values_of(values)
 
     def _apply_owned(
         self, row: RowSnapshot, owner: str, values: Mapping[str, Any]
@@ -624,8 +640,7 @@ class Ledger:
         """Write ``values`` if ``owner`` holds the lease (and, ``undispatched``, nothing
         was dispatched); whether it did."""
         stmt = self._sql.owned(tuple(values), undispatched=undispatched, returning=False)
-        params = {"w_tenant": row.tenant_id, "w_invocation_id": row.invocation_id, "w_owner": owner}
-        return bool(self._run.rowcount(stmt, params | sql.values_of(values)))
+        return bool(self._run.rowcount(stmt, _owner_params(row, owner) | sql.values_of(values)))
 
     def renew(self, row: RowSnapshot, owner: str) -> bool:
         """Extend the lease; False if it was lost (another worker took over)."""
@@ -659,12 +674,7 @@ class Ledger:
             "output_json": output,
             "error_json": None,
             "error_message": None,
-            "wait_state": None,
-            "next_check_at": None,
-            "lease_owner": None,
-            "lease_expires_at": None,
-            "completed_at": now,
-            "updated_at": now,
+            **_final_columns(now),
             "history": history.end(row.history, result="SUCCEEDED", at=now),
         }
         if not writes:
@@ -684,12 +694,7 @@ class Ledger:
         values = {
             "status": "FAILED",
             **_error_columns(payload),
-            "wait_state": None,
-            "next_check_at": None,
-            "lease_owner": None,
-            "lease_expires_at": None,
-            "completed_at": now,
-            "updated_at": now,
+            **_final_columns(now),
             "history": history.end(row.history, result="FAILED", at=now, error=payload),
         }
         return self._apply_owned(row, owner, values)
