@@ -5,11 +5,14 @@ processes (threads pool). Reported, all from one run:
 
 1. actions/s through the full pipeline (in-process fake vendor transport)
    divided by bare Celery no-op tasks/s on the same broker and worker
-   (target >= 0.5, goal 0.7). Each batch is queued while the worker does not
-   consume its queue, then the worker is told to (``add_consumer``), and the
-   rate is completions/s from the first completion to the last (the ledger's
-   ``completed_at`` for actions, the result's ``date_done`` for no-ops): the
-   driver's enqueueing does not compete with the worker for the CPU;
+   (target >= 0.5, goal 0.7); and ``bench.shaped`` tasks/s over no-ops: the
+   Celery side of a step alone (a step's task options, message and outcome,
+   no body), which tells Celery's share of the gap from the step's own. Each
+   batch is queued while the worker does not consume its queue, then the
+   worker is told to (``add_consumer``), and the rate is completions/s from
+   the first completion to the last (the ledger's ``completed_at`` for
+   actions, the result's ``date_done`` for the baselines): the driver's
+   enqueueing does not compete with the worker for the CPU;
 2. throttle, four worker processes, one tenant against a fake vendor that
    enforces its limit: achieved rate / limit (ceiling 0.92 at 60 per 3 s: the
    throttle keeps a 0.2 s transit margin on each window; 0.96 at 60/min), requests over
@@ -39,6 +42,7 @@ from pathlib import Path
 from typing import Any
 
 import redis
+from celery.result import AsyncResult
 from pydantic import SecretStr
 from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.engine import make_url
@@ -48,6 +52,7 @@ from benchmarks.processes import processes
 from executor.api import Executor
 from executor.app import ExecutorRuntime
 from executor.settings import Settings
+from executor.wire import kwargs_repr, task_id_for
 from sandbox.widgets import FakeWidgets
 from store import Store, db
 from store.models import RmmIntegration, WorkflowActionInvocation
@@ -65,6 +70,7 @@ KEY_A, KEY_B = list(BENCH_KEYS)
 ACTION_QUEUE = "patchbay.widgets"
 NOOP_QUEUE = "bench"
 TENANT_A, TENANT_B = "acme", "globex"
+ACTION = "widgets.widgets.create"
 
 
 @contextmanager
@@ -243,6 +249,39 @@ def worker_noop_rate(runtime: ExecutorRuntime, n: int) -> float:
     """No-op tasks/s the worker ran from a full queue (no publishing while it works)."""
     consume(runtime, NOOP_QUEUE, False)
     results = [runtime.app.send_task("bench.noop", queue=NOOP_QUEUE) for _ in range(n)]
+    return baseline_rate(runtime, results)
+
+
+def worker_shaped_rate(runtime: ExecutorRuntime, n: int, tag: str) -> float:
+    """``bench.shaped`` tasks/s from a full queue: each sent as the executor sends a
+    step (its kwargs, a tenant-scoped task id, the safe repr, its time limits)."""
+    soft, hard = runtime.time_limits(PROVIDER)
+    consume(runtime, NOOP_QUEUE, False)
+    results = [
+        runtime.app.send_task(
+            "bench.shaped",
+            kwargs={
+                "action_id": ACTION,
+                "version": 1,
+                "tenant_id": TENANT_A,
+                "input": {"name": f"{tag}{i}"},
+                "run_id": None,
+                "step_path": None,
+            },
+            task_id=task_id_for(TENANT_A, f"{tag}-{i}"),
+            queue=NOOP_QUEUE,
+            argsrepr="()",
+            kwargsrepr=kwargs_repr(ACTION, 1, TENANT_A, f"{tag}-{i}"),
+            soft_time_limit=soft,
+            time_limit=hard,
+        )
+        for i in range(n)
+    ]
+    return baseline_rate(runtime, results)
+
+
+def baseline_rate(runtime: ExecutorRuntime, results: list[AsyncResult[Any]]) -> float:
+    """Let the worker consume the baseline queue; tasks/s first completion to last."""
     consume(runtime, NOOP_QUEUE, True)
     for result in results:
         # Not a task (an embedded worker in this process would make Celery think so).
@@ -259,7 +298,7 @@ def worker_action_rate(
     consume(runtime, ACTION_QUEUE, False)
     for i in range(n):
         executor.enqueue(
-            "widgets.widgets.create",
+            ACTION,
             tenant_id=TENANT_A,
             input={"name": f"{tag}{i}"},
             idempotency_key=f"{tag}-{i}",
@@ -295,8 +334,9 @@ def pipeline_and_memory(
     per_batch: int | None = None,
     batches: int | None = None,
 ) -> dict[str, Any]:
-    """Actions/s through a real worker ÷ bare no-op tasks/s on it; its memory after the
-    first batch and after the last (every action must SUCCEED, or nothing is reported)."""
+    """Actions/s through a real worker ÷ bare no-op tasks/s on it (and the Celery side of
+    a step alone, ``bench.shaped``, ÷ no-ops); its memory after the first batch and after
+    the last (every action must SUCCEED, or nothing is reported)."""
     # Loopback, which the sandbox's URL policy allows; the worker's in-process
     # transport answers, so nothing listens there.
     bench.connect("http://127.0.0.1:9")
@@ -307,9 +347,11 @@ def pipeline_and_memory(
         ready = runtime.app.send_task("bench.noop", queue=NOOP_QUEUE)
         ready.get(timeout=120, disable_sync_subtasks=False)
         worker_noop_rate(runtime, 100)
+        worker_shaped_rate(runtime, 100, "warm-shaped")
         worker_action_rate(bench, runtime, executor, 100, "warm")
         rss: list[int] = []
         rates_noop: list[float] = []
+        rates_shaped: list[float] = []
         rates_action: list[float] = []
         for batch in range(batches):
             rates_action.append(
@@ -319,15 +361,21 @@ def pipeline_and_memory(
                 rss.append(rss_tree_kb(procs[0].pid))
             if batch < 3:
                 rates_noop.append(worker_noop_rate(runtime, per_batch))
+                rates_shaped.append(worker_shaped_rate(runtime, per_batch, f"s{batch}"))
         rss.append(rss_tree_kb(procs[0].pid))
     runtime.close()
     noop = statistics.median(rates_noop)
+    shaped = statistics.median(rates_shaped)
     action = statistics.median(rates_action[:3])
     return {
         "pool": pool,
         "noop_tasks_per_s": round(noop, 1),
+        "shaped_tasks_per_s": round(shaped, 1),
         "actions_per_s": round(action, 1),
         "actions_over_noop": round(action / noop, 3),
+        # Celery's own cost of a step's options, message and result: near 1 means
+        # what separates an action from a no-op is the step's body
+        "shaped_over_noop": round(shaped / noop, 3),
         # wait_final raised unless every one of them SUCCEEDED
         "actions_succeeded": 100 + per_batch * batches,
         "rss_kb_after": {str(per_batch + 100): rss[0], str(per_batch * batches + 100): rss[1]},
@@ -357,7 +405,7 @@ def throttle_run(bench: Bench, *, shared_throttle: bool, quick: bool) -> dict[st
             fake.reset()
             for i in range(total):
                 executor.enqueue(
-                    "widgets.widgets.create",
+                    ACTION,
                     tenant_id=TENANT_A,
                     input={"name": f"a{i}"},
                     idempotency_key=f"{tag}-a-{i}",
@@ -368,7 +416,7 @@ def throttle_run(bench: Bench, *, shared_throttle: bool, quick: bool) -> dict[st
                 key = f"{tag}-b-{i}"
                 sent_at[key] = datetime.now(UTC)
                 executor.enqueue(
-                    "widgets.widgets.create",
+                    ACTION,
                     tenant_id=TENANT_B,
                     input={"name": f"b{i}"},
                     idempotency_key=key,

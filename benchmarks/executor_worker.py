@@ -1,4 +1,10 @@
-"""A worker process for ``benchmarks.executor``: the widgets test integration plus a no-op task.
+"""A worker process for ``benchmarks.executor``: the widgets test integration plus two baselines.
+
+``bench.noop`` is bare Celery: a task that does nothing. ``bench.shaped`` is
+the Celery side of a step without the step: the options of a
+``patchbay.run.*`` task (bound, late ack, time limits, the tenant-checking
+request), a step's message, and a result the size and shape of a step's
+outcome, but no ledger, no vendor call.
 
 ``BENCH_VENDOR=inprocess`` answers vendor calls in-process with a stateless
 transport (measures the pipeline, not HTTP or a fake's bookkeeping);
@@ -12,11 +18,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 
-from executor.app import ExecutorRuntime
+from executor.app import ActionFailedError, ExecutorRuntime, TenantScopedRequest
+from executor.results import InvocationResult
 from tests.executor.widgets_integration import PROVIDER, widgets_catalog
 
 BENCH_KEYS = {"bench-key-acme-0001": "acct-acme", "bench-key-globex-002": "acct-globex"}
@@ -39,6 +47,50 @@ def build_runtime() -> ExecutorRuntime:
     @runtime.app.task(name="bench.noop", shared=False, acks_late=True)
     def noop() -> None:
         """The baseline: a task that does nothing, through the same broker and worker."""
+
+    soft, hard = runtime.time_limits(PROVIDER)
+
+    @runtime.app.task(
+        name="bench.shaped",
+        bind=True,
+        shared=False,
+        acks_late=True,
+        reject_on_worker_lost=True,
+        max_retries=None,
+        soft_time_limit=soft,
+        time_limit=hard,
+        throws=(ActionFailedError,),
+        Request=TenantScopedRequest,
+    )
+    def shaped(
+        task: Any,
+        *,
+        action_id: str,
+        version: int,
+        tenant_id: str,
+        input: Any,
+        run_id: str | None = None,
+        step_path: str | None = None,
+    ) -> dict[str, Any]:
+        """The Celery side of a step alone: its task's options, message and outcome's shape."""
+        key = str(task.request.id).split("/", 1)[1]
+        now = datetime.now(UTC)
+        return InvocationResult(
+            key=key,
+            tenant_id=tenant_id,
+            action_id=action_id,
+            version=version,
+            status="SUCCEEDED",
+            final=True,
+            attempt=1,
+            output={"widget_id": "w_1", "name": input["name"], "color": None},
+            error=None,
+            run_id=run_id,
+            step_path=step_path,
+            created_at=now,
+            completed_at=now,
+            updated_at=now,
+        ).model_dump(mode="json")
 
     if os.environ.get("BENCH_NO_THROTTLE") == "1":
         runtime.pipeline.throttle.limits.clear()

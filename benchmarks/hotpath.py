@@ -12,6 +12,11 @@ dispatched mark, the outcome.
 2. Steps/s in-process for read-only and side-effectful steps (one thread).
 3. A CPU profile of the side-effectful steps, summed by package (SQLAlchemy,
    psycopg, pydantic, httpx, the executor, ...) with the top functions.
+4. The floor: CPU per side-effectful step beside the CPU of its bare parts,
+   interleaved in one run: the step's own statements and parameters sent by
+   psycopg on a held connection, its vendor request sent by a prebuilt httpx
+   client, and (for scale) as many bare ``SELECT 1`` round trips. What the
+   pipeline could still cut is the step minus its floor.
 
 Run: ``./dev bench hotpath [--steps N] [--json]`` (about half a minute).
 """
@@ -34,6 +39,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import httpx
 from pydantic import SecretStr
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import make_url
@@ -77,20 +83,24 @@ def schema() -> Iterator[str]:
 
 
 class Counted:
-    """SQL statements sent through ``engine``, while counting."""
+    """SQL statements sent through ``engine``, while counting (``sent``: with their
+    parameters as the driver got them)."""
 
     def __init__(self, store: Store) -> None:
         self.statements: list[str] = []
+        self.sent: list[tuple[str, dict[str, Any]]] = []
         self._on = False
         event.listen(store.engine, "before_cursor_execute", self._record)
 
-    def _record(self, _conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+    def _record(self, _conn: Any, _cursor: Any, statement: str, params: Any, *_: Any) -> None:
         if self._on:
             self.statements.append(" ".join(statement.split()[:3]))
+            self.sent.append((statement, dict(params)))
 
     @contextmanager
     def counting(self) -> Iterator[list[str]]:
         self.statements = []
+        self.sent = []
         self._on = True
         try:
             yield self.statements
@@ -253,6 +263,129 @@ def profile(hot: HotPath, n: int) -> dict[str, Any]:
     }
 
 
+class Recording(httpx.BaseTransport):
+    """A transport that keeps the requests it passes on (their bodies read)."""
+
+    def __init__(self, inner: httpx.BaseTransport) -> None:
+        self.inner = inner
+        self.requests: list[httpx.Request] = []
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        request.read()
+        self.requests.append(request)
+        return self.inner.handle_request(request)
+
+
+class Floor:
+    """What a side-effectful step cannot do without, done bare: its own statements with
+    its own parameters, sent by psycopg on one connection held in autocommit, and its
+    vendor request sent by one prebuilt httpx client to the same transport.
+
+    One step is recorded (statements as the driver got them, the vendor request);
+    each replay gives the statements a fresh key and invocation id, so each inserts
+    and finishes a row of its own, as a step does.
+    """
+
+    def __init__(self, hot: HotPath, step: Callable[[], Any]) -> None:
+        transport = hot.pipeline.transports[PROVIDER]
+        recording = Recording(transport)
+        hot.pipeline.transports[PROVIDER] = recording
+        try:
+            with hot.counted.counting():
+                done: Finished = step()
+            self.sent = list(hot.counted.sent)
+        finally:
+            hot.pipeline.transports[PROVIDER] = transport
+        if len(recording.requests) != 1 or not self.sent:
+            raise RuntimeError("a side-effectful step makes one vendor request and statements")
+        row = done.row
+        # Which parameters carry the step's identity (replaced on each replay).
+        self._keys = [
+            [name for name, value in params.items() if value == row.key] for _, params in self.sent
+        ]
+        self._ids = [
+            [name for name, value in params.items() if value == row.invocation_id]
+            for _, params in self.sent
+        ]
+        self._request = recording.requests[0]
+        self._client = httpx.Client(transport=transport)
+        self._fairy = hot.store.engine.raw_connection()
+        conn = self._fairy.driver_connection
+        assert conn is not None
+        conn.autocommit = True
+        self._conn: Any = conn
+        self._n = 0
+
+    def statements(self) -> None:
+        self._n += 1
+        key, invocation = f"floor-{self._n}", uuid.uuid4()
+        for (sql, params), keys, ids in zip(self.sent, self._keys, self._ids, strict=True):
+            values = dict(params)
+            for name in keys:
+                values[name] = key
+            for name in ids:
+                values[name] = invocation
+            with self._conn.cursor() as cursor:
+                cursor.execute(sql, values)
+                if cursor.rowcount != 1:  # each one writes its row, as in the step
+                    raise RuntimeError(f"a replayed statement wrote {cursor.rowcount} rows")
+                if cursor.pgresult is not None and cursor.pgresult.ntuples:
+                    cursor.fetchone()
+
+    def request(self) -> None:
+        sent = self._request
+        response = self._client.request(
+            sent.method, sent.url, headers=sent.headers, content=sent.content
+        )
+        response.json()
+
+    def round_trips(self) -> None:
+        """As many round trips as the step makes, carrying nothing (``SELECT 1``)."""
+        for _ in self.sent:
+            with self._conn.cursor() as cursor:
+                cursor.execute("SELECT 1")
+                cursor.fetchone()
+
+    def close(self) -> None:
+        self._client.close()
+        self._conn.autocommit = False
+        self._fairy.close()
+
+
+def floor(hot: HotPath, n: int) -> dict[str, Any]:
+    """CPU per side-effectful step beside the CPU of its bare parts, interleaved in
+    blocks so the machine's drift falls on all alike."""
+    step = hot.kinds(hot.widget())["side-effectful"]
+    bare = Floor(hot, step)
+    parts: dict[str, Callable[[], Any]] = {
+        "step": step,
+        "statements": bare.statements,
+        "request": bare.request,
+        "round_trips": bare.round_trips,
+    }
+    spent = dict.fromkeys(parts, 0.0)
+    block = 50
+    try:
+        for _ in range(max(1, n // block)):
+            for name, run in parts.items():
+                started = time.process_time()
+                for _ in range(block):
+                    run()
+                spent[name] += time.process_time() - started
+    finally:
+        bare.close()
+    steps = max(1, n // block) * block
+    ms = {name: 1000 * total / steps for name, total in spent.items()}
+    return {
+        "statements_per_step": len(bare.sent),
+        "step_cpu_ms": round(ms["step"], 3),
+        "statements_cpu_ms": round(ms["statements"], 3),
+        "request_cpu_ms": round(ms["request"], 3),
+        "bare_round_trips_cpu_ms": round(ms["round_trips"], 3),
+        "floor_over_step": round((ms["statements"] + ms["request"]) / ms["step"], 3),
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=500, help="steps per rate and profile")
@@ -274,6 +407,7 @@ def main(argv: list[str] | None = None) -> int:
                 for kind in ("read-only", "side-effectful")
             }
             results["profile"] = profile(hot, args.steps)
+            results["floor"] = floor(hot, args.steps)
         finally:
             hot.close()
     if args.json:
@@ -293,6 +427,14 @@ def main(argv: list[str] | None = None) -> int:
     print("top functions (self time per step):")
     for row in prof["top_functions"]:
         print(f"  {row['self_ms_per_step']:7.3f} ms  x{row['calls_per_step']:<6} {row['function']}")
+    bare = results["floor"]
+    print(
+        f"CPU per side-effectful step {bare['step_cpu_ms']} ms; its bare parts: "
+        f"{bare['statements_per_step']} statements {bare['statements_cpu_ms']} ms "
+        f"(as many SELECT 1: {bare['bare_round_trips_cpu_ms']} ms), "
+        f"the vendor request {bare['request_cpu_ms']} ms; "
+        f"floor / step {bare['floor_over_step']}"
+    )
     return 0
 
 

@@ -38,8 +38,12 @@ def test_a_short_pipeline_run_succeeds_every_action(broker: str) -> None:
     assert part["pool"] == "threads"
     assert part["actions_succeeded"] == 100 + 20 * 2
     assert part["noop_tasks_per_s"] > 0 and part["actions_per_s"] > 0
+    assert part["shaped_tasks_per_s"] > 0
     assert part["actions_over_noop"] == pytest.approx(
         part["actions_per_s"] / part["noop_tasks_per_s"], abs=0.002
+    )
+    assert part["shaped_over_noop"] == pytest.approx(
+        part["shaped_tasks_per_s"] / part["noop_tasks_per_s"], abs=0.002
     )
     assert set(part["rss_kb_after"]) == {"120", "140"}
     assert all(kb > 10_000 for kb in part["rss_kb_after"].values())

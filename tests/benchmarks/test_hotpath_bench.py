@@ -10,6 +10,8 @@ import io
 import json
 from contextlib import redirect_stdout
 
+import pytest
+
 from benchmarks.hotpath import KINDS, main
 
 
@@ -34,3 +36,18 @@ def test_a_short_run_counts_every_kind_and_profiles_a_step() -> None:
     assert profile["cpu_ms_per_step"] > 0
     assert "sqlalchemy" in profile["by_package"]
     assert 0 < len(profile["top_functions"]) <= 12
+    bare = report["floor"]
+    # The floor replays the step's own statements: as many as it counts warm.
+    assert bare["statements_per_step"] == 3
+    assert all(
+        bare[name] > 0
+        for name in (
+            "step_cpu_ms",
+            "statements_cpu_ms",
+            "request_cpu_ms",
+            "bare_round_trips_cpu_ms",
+        )
+    )
+    assert bare["floor_over_step"] == pytest.approx(
+        (bare["statements_cpu_ms"] + bare["request_cpu_ms"]) / bare["step_cpu_ms"], abs=0.01
+    )
