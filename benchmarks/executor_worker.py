@@ -23,7 +23,7 @@ from typing import Any
 
 import httpx
 
-from executor.app import ActionFailedError, ExecutorRuntime, TenantScopedRequest
+from executor.app import ExecutorRuntime
 from executor.results import InvocationResult
 from tests.executor.widgets_integration import PROVIDER, widgets_catalog
 
@@ -48,20 +48,7 @@ def build_runtime() -> ExecutorRuntime:
     def noop() -> None:
         """The baseline: a task that does nothing, through the same broker and worker."""
 
-    soft, hard = runtime.time_limits(PROVIDER)
-
-    @runtime.app.task(
-        name="bench.shaped",
-        bind=True,
-        shared=False,
-        acks_late=True,
-        reject_on_worker_lost=True,
-        max_retries=None,
-        soft_time_limit=soft,
-        time_limit=hard,
-        throws=(ActionFailedError,),
-        Request=TenantScopedRequest,
-    )
+    @runtime.app.task(name="bench.shaped", **runtime.task_options(PROVIDER))
     def shaped(
         task: Any,
         *,

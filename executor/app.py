@@ -280,20 +280,24 @@ class ExecutorRuntime:
                 raise task.retry(countdown=1.0, max_retries=None) from None
             return runtime._settle(task, provider, request, outcome)
 
+        register: Any = app.task(name=wire.task_name(provider), **self.task_options(provider))
+        register(run)
+
+    def task_options(self, provider: str) -> dict[str, Any]:
+        """The Celery task options of ``patchbay.run.<provider>`` (besides its name)."""
         soft_limit, hard_limit = self.time_limits(provider)
-        app.task(
-            bind=True,
-            name=wire.task_name(provider),
-            soft_time_limit=soft_limit,
-            time_limit=hard_limit,
-            acks_late=True,
-            reject_on_worker_lost=True,
-            max_retries=None,
-            throws=(ActionFailedError,),
-            Request=TenantScopedRequest,
+        return {
+            "bind": True,
+            "soft_time_limit": soft_limit,
+            "time_limit": hard_limit,
+            "acks_late": True,
+            "reject_on_worker_lost": True,
+            "max_retries": None,
+            "throws": (ActionFailedError,),
+            "Request": TenantScopedRequest,
             # Not a "shared" task: each runtime's app has its own, bound to it.
-            shared=False,
-        )(run)
+            "shared": False,
+        }
 
     @staticmethod
     def _event(task: Task[Any, Any], kind: str, fields: dict[str, Any], **more: Any) -> None:
