@@ -56,8 +56,14 @@ class StrictInput(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
 
+# JSON can carry U+0000, but PostgreSQL's jsonb cannot store it, and the ledger
+# keeps every step's input: refused up front, not when the claim fails.
+NUL_REFUSED = "text may not hold a NUL character (U+0000)"
+
+
 class InputNotJson(ValueError):
-    """The input holds something JSON cannot carry; ``field`` is where."""
+    """The input holds something JSON cannot carry, or the ledger cannot store (a NUL
+    character); ``field`` is where."""
 
     def __init__(self, field: str, message: str) -> None:
         super().__init__(f"{'input' if field == 'input' else 'input.' + field}: {message}")
@@ -68,7 +74,8 @@ def parse_input(model: type[ModelT], raw: dict[str, Any]) -> ModelT:
     """``raw`` validated as ``model``, exactly as its JSON Schema would judge it.
 
     Raises pydantic's ValidationError, or InputNotJson for a value no JSON
-    document holds (NaN, a Python object, text that is not Unicode).
+    document holds (NaN, a Python object, text that is not Unicode) or that
+    the ledger cannot store (text holding a NUL character).
     """
     return model.model_validate_json(json_text(raw), strict=True)
 
@@ -82,6 +89,8 @@ def _json_value(value: Any, where: str) -> Any:
     if value is None or isinstance(value, bool | int):
         return value
     if isinstance(value, str):
+        if "\x00" in value:
+            raise InputNotJson(where, NUL_REFUSED)
         if not value.isascii():
             try:
                 value.encode("utf-8")
@@ -99,6 +108,8 @@ def _json_value(value: Any, where: str) -> Any:
         for key in value:
             if not isinstance(key, str):
                 raise InputNotJson(where, f"object key {key!r} is not a string")
+            if "\x00" in key:
+                raise InputNotJson(where, f"object key {key!r}: {NUL_REFUSED}")
         return {key: _json_value(item, _join(where, key)) for key, item in value.items()}
     raise InputNotJson(where, f"a {type(value).__name__} is not a JSON value")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from collections.abc import Iterator
@@ -217,3 +218,26 @@ def test_enqueue_refuses_a_key_ending_in_a_newline(executor: Executor) -> None:
     with pytest.raises(ValidationFailed) as refused:
         executor.enqueue(CREATE, tenant_id=TENANT, input={"name": "n"}, idempotency_key="k\n")
     assert refused.value.field == "idempotency_key"
+
+
+def test_text_holding_a_nul_is_refused_before_the_ledger_whatever_sends_it(
+    executor: Executor, fake: FakeWidgets
+) -> None:
+    # JSON carries U+0000; PostgreSQL's jsonb, which keeps every step's input, cannot.
+    key = f"nul-{uuid.uuid4()}"
+    with pytest.raises(ValidationFailed) as refused:
+        executor.enqueue(
+            CREATE, tenant_id=TENANT, input={"name": "disk\x00full"}, idempotency_key=key
+        )
+    assert refused.value.field == "name"
+    task = executor.runtime.app.tasks["patchbay.run.widgets"]
+    result = task.apply(
+        kwargs={"action_id": CREATE, "version": 1, "tenant_id": TENANT, "input": {"name": "a\x00"}},
+        task_id=task_id_for(TENANT, key),
+    )
+    assert result.failed()
+    payload = json.loads(str(result.result))
+    assert payload["code"] == "VALIDATION_ERROR"
+    assert payload["details"]["field"] == "name"
+    assert executor.result(key, TENANT) is None  # no ledger row
+    assert fake.count("POST", "/v1/widgets") == 0

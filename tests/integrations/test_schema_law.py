@@ -543,6 +543,9 @@ def test_not_json_is_refused_naming_where(pipeline: Pipeline) -> None:
         ({"limit": float("nan")}, "limit"),
         ({"asset_id": uuid.uuid4()}, "asset_id"),
         ({"query": "\ud800"}, "query"),
+        # JSON carries U+0000, but the ledger's jsonb cannot store it.
+        ({"query": "disk\x00full"}, "query"),
+        ({"qu\x00ery": "disk"}, "input"),
     ):
         error = refusal(pipeline, key, bad)
         assert error is not None and (error.code, error.field) == ("VALIDATION_ERROR", field)
