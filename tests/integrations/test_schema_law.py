@@ -213,11 +213,39 @@ def window_out_of_order(key: str, instance: Any) -> bool:
         return False  # not a window the rule applies to; the schema blames it itself
 
 
+def nul_at(value: Any, where: str = "input") -> str | None:
+    """The other known exception: where the first text holding a NUL is (an object
+    key's NUL is its object's), in the order the executor walks the input; else None.
+
+    JSON carries U+0000 and the schemas do not forbid it, but the ledger's jsonb
+    cannot store it, so the executor refuses it, naming that field.
+    """
+    if isinstance(value, str):
+        return where if "\x00" in value else None
+    items: list[tuple[str, Any]] = []
+    if isinstance(value, dict):
+        if any("\x00" in str(name) for name in value):
+            return where
+        items = [(str(name), item) for name, item in value.items()]
+    elif isinstance(value, list):
+        items = [(str(i), item) for i, item in enumerate(value)]
+    for name, item in items:
+        found = nul_at(item, name if where == "input" else f"{where}.{name}")
+        if found is not None:
+            return found
+    return None
+
+
 def assert_the_law(pipeline: Pipeline, key: str, instance: Any) -> None:
     """Accepted exactly when schema-valid; refused naming a field the schema blames."""
     valid = schema_valid(key, instance)
     error = refusal(pipeline, key, instance)
     shown = json.dumps(instance)[:500]
+    nul = nul_at(instance)
+    if nul is not None:
+        assert error is not None and error.code == "VALIDATION_ERROR", (key, shown)
+        assert error.field == nul, (key, shown, error.field)
+        return
     if valid and window_out_of_order(key, instance):
         assert error is not None and error.field == "window", (key, shown)
         return
