@@ -347,7 +347,7 @@ class Floor:
                 cursor.fetchone()
 
     def close(self) -> None:
-        self._client.close()
+        # The client is not closed: its transport is the pipeline's, still in use.
         self._conn.autocommit = False
         self._fairy.close()
 
